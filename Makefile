@@ -1,0 +1,41 @@
+# PGXS build of the queue extension.
+#
+#   make && make install        build and install (as root)
+#   make installcheck           pg_regress + isolation specs in a temporary
+#                               instance with queue preloaded (run as a user
+#                               PostgreSQL accepts, not root)
+#
+# The whole test suite, including unit, pgTAP, stress and crash tests, runs
+# with test/run-all.sh (see README.md).
+
+PG_CONFIG ?= pg_config
+
+MODULE_big = queue
+EXTENSION = queue
+DATA = $(wildcard src/sql/queue--*.sql)
+OBJS = $(patsubst %.cpp,%.o,$(sort $(wildcard src/*.cpp src/policy/*.cpp)))
+
+# PostgreSQL headers as system headers: -Wextra is for our code, not theirs.
+PG_CPPFLAGS = -Iinclude -isystem $(shell $(PG_CONFIG) --includedir-server)
+PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-register -Wno-missing-field-initializers -fno-strict-aliasing
+SHLIB_LINK = -lstdc++
+
+# LLVM bitcode of C++ code would only feed the JIT, which never inlines these
+# functions; skipping it also drops the clang dependency.
+override with_llvm = no
+
+REGRESS = $(sort $(notdir $(basename $(wildcard sql/*.sql))))
+REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/preload.conf
+ISOLATION = $(sort $(notdir $(basename $(wildcard test/isolation/specs/*.spec))))
+ISOLATION_OPTS = --inputdir=test/isolation --outputdir=output_iso \
+	--temp-instance=tmp_check_iso --temp-config=test/preload.conf
+
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# Format every C++ file in place with the project's .clang-format.
+format:
+	clang-format -i $(wildcard src/*.cpp src/policy/*.cpp include/queue/*.hpp include/queue/policy/*.hpp test/unit/*.cpp)
+
+.PHONY: format

@@ -1,0 +1,49 @@
+// The transaction ledger: when each counter change reaches shared memory.
+//
+// A job entering `processing` counts against its limits at once, so that no
+// concurrent claim can overshoot; if the transaction aborts, the count is
+// given back. Every other change (a job leaving `processing`, queued and
+// per-status counts, minute statistics) is applied at commit only, so the
+// counters never run ahead of what other sessions can see as free. Savepoints
+// are honoured: a rolled-back subtransaction takes its changes with it.
+//
+// A claim first *reserves* a slot (TryReserve); the trigger that sees the row
+// enter `processing` then consumes the reservation instead of counting again.
+#pragma once
+
+#include "queue/pg.hpp"
+#include "queue/policy/job_state.hpp"
+#include "queue/shared_counters.hpp"
+
+namespace queue {
+
+// The counted part of a queue.jobs row.
+struct JobCountState {
+  int64 id;
+  policy::JobStatus status;
+  policy::Priority priority;
+  const char* resource;  // nullptr: none
+};
+
+// Register the transaction callbacks; once per backend.
+void RegisterLedgerCallbacks();
+
+// Count a row change: old_row nullptr for INSERT, new_row nullptr for DELETE.
+void RecordJobChange(const JobCountState* old_row, const JobCountState* new_row);
+
+// Reserve one running slot under `limit`; false when the counter is full.
+bool TryReserve(const CounterKey& key, int64 limit);
+
+// Give back the reservations no claimed row consumed.
+void ReleaseReservations();
+
+// Figures of finished or started attempts, added to the minute stats at commit.
+void RecordMinuteStats(const MinuteStats& stats);
+
+// A completed attempt's run time, folded into its job type's average at commit.
+void RecordRunTime(const char* job_type, policy::Micros run_time);
+
+// Forget the counters at commit (TRUNCATE of queue.jobs).
+void InvalidateCountersAtCommit();
+
+}  // namespace queue

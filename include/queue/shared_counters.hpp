@@ -1,0 +1,120 @@
+// Exact job counts in shared memory, per database.
+//
+// The claim path must know how many jobs run now, globally and per resource,
+// without counting rows; positions and stats must know how many jobs wait,
+// per priority and per block of ids, without scanning the queue. These
+// counters live in one shared hash protected by one LWLock. Backends change
+// them only through the transaction ledger (ledger.hpp), which applies each
+// change at the right moment of the transaction; this file only stores them.
+//
+// A database's counters are rebuilt from queue.jobs when they are in doubt:
+// after the server (re)starts, after TRUNCATE of queue.jobs, and after the
+// extension was dropped and created again.
+#pragma once
+
+#include "queue/pg.hpp"
+#include "queue/policy/time.hpp"
+
+#include <string_view>
+#include <vector>
+
+namespace queue {
+
+enum class CounterKind : uint8 {
+  kRunningTotal = 1,  // processing jobs, plus claims in flight
+  kRunningResource,   // the same, for one resource (name)
+  kStatus,            // jobs per status (slot = status)
+  kQueuedPriority,    // queued jobs per priority (slot = priority)
+  kQueuedBlock,       // queued jobs per priority and block of ids (slot, block)
+  kRunTime,           // moving average of run time per job type (name)
+};
+
+// Ids are grouped in blocks of 2^kIdBlockShift for positions: a position is
+// the sum of the counts of earlier blocks plus a count inside one block.
+constexpr int kIdBlockShift = 8;
+
+struct CounterKey {
+  Oid database;
+  uint8 kind;
+  int16 slot;
+  int64 block;
+  char name[NAMEDATALEN];
+};
+
+// A counter's shared storage. `pins` counts transactions that will still
+// change it, so it is never removed under them.
+struct SharedCounter {
+  CounterKey key;
+  int64 value;
+  int64 samples;
+  int32 pins;
+};
+
+// Build a key for the current database; unused fields are zero.
+CounterKey MakeKey(CounterKind kind, int slot = 0, int64 block = 0, std::string_view name = {});
+
+// One counter change, used for rebuild corrections.
+struct CounterDelta {
+  CounterKey key;
+  int64 delta;
+};
+
+// One minute of finished attempts, for stats over a recent window.
+struct MinuteStats {
+  int64 minute;  // minutes since the Unix epoch
+  int64 completed;
+  int64 failed;
+  int64 started;
+  policy::Micros run_sum;   // over completed attempts
+  policy::Micros wait_sum;  // enqueue to first start, over started attempts
+};
+
+// Ask for shared memory and the LWLock; only from _PG_init while preloading.
+void RequestSharedCounters();
+
+// Error unless the library was preloaded, with a hint saying how.
+void RequireSharedCounters();
+
+// Make this database's counters trustworthy, rebuilding them from queue.jobs
+// when in doubt. `pending` lists changes the caller made to queue.jobs in
+// this transaction but has not applied yet: the rebuild sees those rows
+// already, so it subtracts them.
+void EnsureCountersValid(const std::vector<CounterDelta>& pending = {});
+
+// Forget this database's counters at commit of a TRUNCATE.
+void InvalidateCounters();
+
+// Find or create a counter and pin it for the current transaction.
+SharedCounter* PinCounter(const CounterKey& key);
+
+// Add delta to a pinned counter unless that would take it above limit.
+bool TryAddCounter(SharedCounter* counter, int64 delta, int64 limit);
+
+// Add delta to a pinned counter unconditionally.
+void AddCounter(SharedCounter* counter, int64 delta);
+
+// At the end of a transaction: add each delta and drop each pin. Never errors.
+void SettleCounters(const std::vector<std::pair<SharedCounter*, int64>>& settlements) noexcept;
+
+// Fold one observed run time into a job type's moving average.
+void AddRunTimeSample(std::string_view job_type, policy::Micros run_time) noexcept;
+
+// Add finished-attempt figures to the minute they belong to. Never errors.
+void AddMinuteStats(const MinuteStats& stats) noexcept;
+
+// Current value of a counter (0 when absent).
+int64 ReadCounter(const CounterKey& key);
+
+// Moving average of a job type's run time; samples 0 when none seen yet.
+SharedCounter ReadRunTime(std::string_view job_type);
+
+// Queued jobs of a priority in the id blocks before `block`.
+int64 SumQueuedBlocksBefore(int priority, int64 block);
+
+// Sum of the minutes in [from_minute, to_minute].
+MinuteStats SumMinuteStats(int64 from_minute, int64 to_minute);
+
+// Drop empty id blocks and stale minutes; returns how many were dropped.
+int CompactCounters();
+
+}  // namespace queue

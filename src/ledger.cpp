@@ -1,0 +1,287 @@
+// The transaction ledger (see ledger.hpp).
+//
+// Each entry is one counter's pending change within one (sub)transaction:
+//   applied   already added to shared memory, taken back on abort;
+//   reserved  a claim's reservation, also already added, given back unless a
+//             claimed row consumes it (then it becomes `applied`);
+//   at_commit added to shared memory at commit, dropped on abort.
+// The commit and abort callbacks must not fail, so everything they need is
+// allocated while recording.
+#include "queue/ledger.hpp"
+
+#include "queue/boundary.hpp"
+
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace queue {
+
+namespace {
+
+struct Entry {
+  CounterKey key;
+  SubTransactionId subxact;
+  SharedCounter* counter;
+  int64 applied;
+  int64 reserved;
+  int64 at_commit;
+};
+
+struct PendingStats {
+  SubTransactionId subxact;
+  MinuteStats stats;
+};
+
+struct PendingRunTime {
+  SubTransactionId subxact;
+  std::string job_type;
+  policy::Micros run_time;
+};
+
+std::vector<Entry> entries;
+std::unordered_map<std::string, size_t> entry_index;  // key bytes + subxact -> entries[i]
+std::vector<std::pair<SharedCounter*, int64>> settlements;  // kept as large as entries
+std::vector<PendingStats> pending_stats;
+std::vector<PendingRunTime> pending_run_times;
+bool invalidate_at_commit = false;
+
+std::string IndexKey(const CounterKey& key, SubTransactionId subxact) {
+  std::string bytes(reinterpret_cast<const char*>(&key), sizeof(key));
+  bytes.append(reinterpret_cast<const char*>(&subxact), sizeof(subxact));
+  return bytes;
+}
+
+// The entry for a counter in the current subtransaction, created on first use.
+Entry& EntryFor(const CounterKey& key) {
+  SubTransactionId subxact = GetCurrentSubTransactionId();
+  std::string index_key = IndexKey(key, subxact);
+  auto found = entry_index.find(index_key);
+  if (found != entry_index.end()) return entries[found->second];
+  entries.reserve(entries.size() + 1);
+  settlements.reserve(entries.size() + 1);
+  entry_index.emplace(std::move(index_key), entries.size());
+  // Pin last: once pinned, the entry must be in the ledger to be unpinned.
+  SharedCounter* counter = PinCounter(key);
+  entries.push_back(Entry{key, subxact, counter, 0, 0, 0});
+  return entries.back();
+}
+
+void RebuildIndex() {
+  entry_index.clear();
+  for (size_t i = 0; i < entries.size(); i++)
+    entry_index.emplace(IndexKey(entries[i].key, entries[i].subxact), i);
+}
+
+// Settle every entry that `selected` picks, with the delta `delta_of` gives,
+// and drop it from the ledger. Allocates nothing.
+template <typename Select, typename Delta>
+void SettleEntries(Select selected, Delta delta_of) {
+  settlements.clear();
+  size_t kept = 0;
+  for (size_t i = 0; i < entries.size(); i++) {
+    if (selected(entries[i]))
+      settlements.emplace_back(entries[i].counter, delta_of(entries[i]));
+    else
+      entries[kept++] = entries[i];
+  }
+  entries.resize(kept);
+  SettleCounters(settlements);
+}
+
+int64 AbortDelta(const Entry& entry) { return -entry.applied - entry.reserved; }
+int64 CommitDelta(const Entry& entry) { return entry.at_commit - entry.reserved; }
+
+void ClearLedger() {
+  entries.clear();
+  entry_index.clear();
+  pending_stats.clear();
+  pending_run_times.clear();
+  invalidate_at_commit = false;
+}
+
+void OnCommit() {
+  SettleEntries([](const Entry&) { return true; }, CommitDelta);
+  for (const PendingStats& pending : pending_stats) AddMinuteStats(pending.stats);
+  for (const PendingRunTime& pending : pending_run_times)
+    AddRunTimeSample(pending.job_type, pending.run_time);
+  if (invalidate_at_commit) InvalidateCounters();
+  ClearLedger();
+}
+
+void OnAbort() {
+  SettleEntries([](const Entry&) { return true; }, AbortDelta);
+  ClearLedger();
+}
+
+void TransactionCallback(XactEvent event, void*) {
+  switch (event) {
+    case XACT_EVENT_COMMIT:
+    case XACT_EVENT_PARALLEL_COMMIT:
+      OnCommit();
+      break;
+    case XACT_EVENT_ABORT:
+    case XACT_EVENT_PARALLEL_ABORT:
+      OnAbort();
+      break;
+    case XACT_EVENT_PRE_PREPARE:
+      if (!entries.empty() || !pending_stats.empty())
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("cannot prepare a transaction that changed queue jobs"),
+                        errhint("Run queue functions outside two-phase transactions.")));
+      break;
+    default:
+      break;
+  }
+}
+
+// Drop a rolled-back subtransaction's pending items, keeping the rest in order.
+template <typename Item>
+void DropSubtransaction(std::vector<Item>& items, SubTransactionId subxact) {
+  size_t kept = 0;
+  for (size_t i = 0; i < items.size(); i++)
+    if (items[i].subxact != subxact) items[kept++] = std::move(items[i]);
+  items.resize(kept);
+}
+
+void OnSubtransactionAbort(SubTransactionId subxact) {
+  SettleEntries([subxact](const Entry& entry) { return entry.subxact == subxact; }, AbortDelta);
+  DropSubtransaction(pending_stats, subxact);
+  DropSubtransaction(pending_run_times, subxact);
+  RebuildIndex();
+}
+
+// Hand a committed subtransaction's entries to its parent, merging entries
+// of the same counter (the merged one gives back its extra pin).
+void OnSubtransactionCommit(SubTransactionId subxact, SubTransactionId parent) {
+  bool touched = false;
+  settlements.clear();
+  for (Entry& entry : entries) {
+    if (entry.subxact != subxact) continue;
+    touched = true;
+    entry.subxact = parent;
+  }
+  if (!touched) return;
+  std::unordered_map<std::string, size_t> merged;
+  size_t kept = 0;
+  for (size_t i = 0; i < entries.size(); i++) {
+    auto [at, inserted] = merged.emplace(IndexKey(entries[i].key, entries[i].subxact), kept);
+    if (inserted) {
+      entries[kept++] = entries[i];
+      continue;
+    }
+    Entry& into = entries[at->second];
+    into.applied += entries[i].applied;
+    into.reserved += entries[i].reserved;
+    into.at_commit += entries[i].at_commit;
+    settlements.emplace_back(entries[i].counter, 0);  // drops the duplicate pin
+  }
+  entries.resize(kept);
+  entry_index = std::move(merged);
+  SettleCounters(settlements);
+  for (PendingStats& pending : pending_stats)
+    if (pending.subxact == subxact) pending.subxact = parent;
+  for (PendingRunTime& pending : pending_run_times)
+    if (pending.subxact == subxact) pending.subxact = parent;
+}
+
+void SubtransactionCallback(SubXactEvent event, SubTransactionId subxact,
+                            SubTransactionId parent, void*) {
+  CaughtError caught;
+  try {
+    if (event == SUBXACT_EVENT_ABORT_SUB)
+      OnSubtransactionAbort(subxact);
+    else if (event == SUBXACT_EVENT_COMMIT_SUB)
+      OnSubtransactionCommit(subxact, parent);
+    return;
+  } catch (...) {
+    CaptureCurrentException(caught);
+  }
+  RaiseCaught(caught);
+}
+
+// Counter changes a row in `row`'s state stands for, with `sign` +1 (the row
+// arrives in that state) or -1 (it leaves it).
+struct RowEffect {
+  CounterKey key;
+  int64 delta;
+  bool immediate;  // counts at once (entering processing), else at commit
+};
+
+int RowEffects(const JobCountState& row, int64 sign, RowEffect* out) {
+  int n = 0;
+  out[n++] = {MakeKey(CounterKind::kStatus, static_cast<int>(row.status)), sign, false};
+  if (row.status == policy::JobStatus::kProcessing) {
+    bool immediate = sign > 0;
+    out[n++] = {MakeKey(CounterKind::kRunningTotal), sign, immediate};
+    if (row.resource != nullptr)
+      out[n++] = {MakeKey(CounterKind::kRunningResource, 0, 0, row.resource), sign, immediate};
+  } else if (row.status == policy::JobStatus::kQueued) {
+    int priority = static_cast<int>(row.priority);
+    out[n++] = {MakeKey(CounterKind::kQueuedPriority, priority), sign, false};
+    out[n++] = {MakeKey(CounterKind::kQueuedBlock, priority, row.id >> kIdBlockShift), sign,
+                false};
+  }
+  return n;
+}
+
+}  // namespace
+
+void RegisterLedgerCallbacks() {
+  RegisterXactCallback(TransactionCallback, nullptr);
+  RegisterSubXactCallback(SubtransactionCallback, nullptr);
+}
+
+void RecordJobChange(const JobCountState* old_row, const JobCountState* new_row) {
+  RowEffect effects[8];
+  int n = 0;
+  if (old_row != nullptr) n += RowEffects(*old_row, -1, effects + n);
+  if (new_row != nullptr) n += RowEffects(*new_row, +1, effects + n);
+
+  std::vector<CounterDelta> pending;
+  pending.reserve(n);
+  for (int i = 0; i < n; i++) pending.push_back({effects[i].key, effects[i].delta});
+  EnsureCountersValid(pending);
+
+  for (int i = 0; i < n; i++) {
+    Entry& entry = EntryFor(effects[i].key);
+    if (!effects[i].immediate) {
+      entry.at_commit += effects[i].delta;
+    } else if (entry.reserved > 0) {
+      entry.reserved--;
+      entry.applied++;
+    } else {
+      AddCounter(entry.counter, effects[i].delta);
+      entry.applied += effects[i].delta;
+    }
+  }
+}
+
+bool TryReserve(const CounterKey& key, int64 limit) {
+  Entry& entry = EntryFor(key);
+  if (!TryAddCounter(entry.counter, 1, limit)) return false;
+  entry.reserved++;
+  return true;
+}
+
+void ReleaseReservations() {
+  for (Entry& entry : entries) {
+    if (entry.reserved == 0) continue;
+    AddCounter(entry.counter, -entry.reserved);
+    entry.reserved = 0;
+  }
+}
+
+void RecordMinuteStats(const MinuteStats& stats) {
+  pending_stats.push_back({GetCurrentSubTransactionId(), stats});
+}
+
+void RecordRunTime(const char* job_type, policy::Micros run_time) {
+  pending_run_times.push_back({GetCurrentSubTransactionId(), job_type, run_time});
+}
+
+void InvalidateCountersAtCommit() { invalidate_at_commit = true; }
+
+}  // namespace queue

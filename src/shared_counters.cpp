@@ -1,0 +1,407 @@
+// Shared-memory storage of the exact job counters (see shared_counters.hpp).
+#include "queue/shared_counters.hpp"
+
+#include "queue/boundary.hpp"
+#include "queue/config.hpp"
+#include "queue/gucs.hpp"
+#include "queue/policy/estimate.hpp"
+#include "queue/policy/job_state.hpp"
+#include "queue/spi.hpp"
+
+#include <algorithm>
+
+namespace queue {
+
+namespace {
+
+constexpr int kMaxDatabases = 16;
+constexpr int kMinuteSlots = 64;  // more than the longest stats window (60 min)
+constexpr const char* kTrancheName = "queue";
+
+// What one database's counters share besides the hash entries.
+struct DatabaseSlot {
+  Oid database;
+  bool valid;
+  Oid jobs_relid;                              // queue.jobs the counters describe
+  int64 lowest_block[policy::kPriorityCount];  // no queued block below this
+  MinuteStats minutes[kMinuteSlots];           // ring indexed by minute % kMinuteSlots
+};
+
+struct SharedState {
+  LWLock* lock;
+  DatabaseSlot databases[kMaxDatabases];
+};
+
+SharedState* shared = nullptr;
+HTAB* counters = nullptr;
+shmem_request_hook_type previous_request_hook = nullptr;
+shmem_startup_hook_type previous_startup_hook = nullptr;
+
+// Reserve the shared memory and the lock while the postmaster starts.
+void RequestShmem() {
+  if (previous_request_hook != nullptr) previous_request_hook();
+  RequestAddinShmemSpace(MAXALIGN(sizeof(SharedState)));
+  RequestAddinShmemSpace(hash_estimate_size(queue_max_counters, sizeof(SharedCounter)));
+  RequestNamedLWLockTranche(kTrancheName, 1);
+}
+
+// Attach to (or create, first time) the shared state and the counter hash.
+void StartupShmem() {
+  if (previous_startup_hook != nullptr) previous_startup_hook();
+  LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+  bool found = false;
+  shared = static_cast<SharedState*>(ShmemInitStruct("queue state", sizeof(SharedState), &found));
+  if (!found) {
+    memset(shared, 0, sizeof(SharedState));
+    shared->lock = &(GetNamedLWLockTranche(kTrancheName))->lock;
+  }
+  HASHCTL info;
+  memset(&info, 0, sizeof(info));
+  info.keysize = sizeof(CounterKey);
+  info.entrysize = sizeof(SharedCounter);
+  counters = ShmemInitHash("queue counters", queue_max_counters, queue_max_counters, &info,
+                           HASH_ELEM | HASH_BLOBS);
+  LWLockRelease(AddinShmemInitLock);
+}
+
+// This database's slot, claimed on first use. Caller holds the lock exclusively
+// when `create` is true.
+DatabaseSlot* FindSlot(bool create) {
+  DatabaseSlot* free_slot = nullptr;
+  for (DatabaseSlot& slot : shared->databases) {
+    if (slot.database == MyDatabaseId) return &slot;
+    if (slot.database == InvalidOid && free_slot == nullptr) free_slot = &slot;
+  }
+  if (!create) return nullptr;
+  if (free_slot == nullptr)
+    ereport(ERROR, (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+                    errmsg("queue is in use in more than %d databases", kMaxDatabases),
+                    errhint("Use the queue extension in fewer databases of this cluster.")));
+  memset(free_slot, 0, sizeof(*free_slot));
+  free_slot->database = MyDatabaseId;
+  return free_slot;
+}
+
+// Remove every counter of this database. Caller holds the lock exclusively.
+void RemoveDatabaseCounters() {
+  HASH_SEQ_STATUS scan;
+  hash_seq_init(&scan, counters);
+  while (auto* counter = static_cast<SharedCounter*>(hash_seq_search(&scan))) {
+    if (counter->key.database != MyDatabaseId) continue;
+    if (counter->pins == 0)
+      hash_search(counters, &counter->key, HASH_REMOVE, nullptr);
+    else
+      counter->value = 0;
+  }
+}
+
+// Find or create a counter under the exclusive lock; error when the hash is full.
+SharedCounter* EnterCounter(const CounterKey& key) {
+  bool found = false;
+  auto* counter = static_cast<SharedCounter*>(hash_search(counters, &key, HASH_ENTER_NULL, &found));
+  if (counter == nullptr) {
+    LWLockRelease(shared->lock);
+    ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("queue counters are full"),
+                    errhint("Raise queue.max_counters (now %d) and restart the server.",
+                            queue_max_counters)));
+  }
+  if (!found) {
+    counter->value = 0;
+    counter->samples = 0;
+    counter->pins = 0;
+  }
+  return counter;
+}
+
+// One row of a rebuild: a key and the count the table holds for it.
+struct RebuiltCount {
+  CounterKey key;
+  int64 count;
+};
+
+SavedPlan count_by_status = {
+    "SELECT status::text, count(*) FROM queue.jobs GROUP BY status", 0, {}, nullptr};
+SavedPlan count_running = {
+    "SELECT resource, count(*) FROM queue.jobs WHERE status = 'processing' GROUP BY resource",
+    0, {}, nullptr};
+SavedPlan count_queued_blocks = {
+    "SELECT priority::text, id >> 8, count(*) FROM queue.jobs WHERE status = 'queued'"
+    " GROUP BY priority, id >> 8",
+    0, {}, nullptr};
+
+// Count queue.jobs into palloc'd rows (no lock held: the scan may be long).
+RebuiltCount* CountJobs(int* count_out) {
+  static_assert(kIdBlockShift == 8, "count_queued_blocks groups ids by 256");
+  SpiConnect();
+  int capacity = 16;
+  int used = 0;
+  auto* rows = static_cast<RebuiltCount*>(SPI_palloc(sizeof(RebuiltCount) * capacity));
+  auto add = [&](const CounterKey& key, int64 count) {
+    if (used == capacity) {
+      capacity *= 2;
+      rows = static_cast<RebuiltCount*>(repalloc(rows, sizeof(RebuiltCount) * capacity));
+    }
+    rows[used++] = RebuiltCount{key, count};
+  };
+
+  uint64 n = SpiRun(count_by_status, nullptr, nullptr, SPI_OK_SELECT);
+  for (uint64 i = 0; i < n; i++) {
+    auto status = policy::ParseJobStatus(SpiText(i, 1));
+    add(MakeKey(CounterKind::kStatus, static_cast<int>(*status)),
+        DatumGetInt64(SpiValueNotNull(i, 2)));
+  }
+  n = SpiRun(count_running, nullptr, nullptr, SPI_OK_SELECT);
+  int64 running = 0;
+  for (uint64 i = 0; i < n; i++) {
+    int64 count = DatumGetInt64(SpiValueNotNull(i, 2));
+    running += count;
+    if (char* resource = SpiText(i, 1))
+      add(MakeKey(CounterKind::kRunningResource, 0, 0, resource), count);
+  }
+  add(MakeKey(CounterKind::kRunningTotal), running);
+  n = SpiRun(count_queued_blocks, nullptr, nullptr, SPI_OK_SELECT);
+  int64 per_priority[policy::kPriorityCount] = {};
+  for (uint64 i = 0; i < n; i++) {
+    int priority = static_cast<int>(*policy::ParsePriority(SpiText(i, 1)));
+    int64 count = DatumGetInt64(SpiValueNotNull(i, 3));
+    per_priority[priority] += count;
+    add(MakeKey(CounterKind::kQueuedBlock, priority, DatumGetInt64(SpiValueNotNull(i, 2))), count);
+  }
+  for (int p = 0; p < policy::kPriorityCount; p++)
+    add(MakeKey(CounterKind::kQueuedPriority, p), per_priority[p]);
+  SpiFinish();
+  *count_out = used;
+  return rows;
+}
+
+// Local per-transaction memo: counters known valid in this transaction. They
+// can only become invalid at a TRUNCATE's commit (which waits for our lock on
+// queue.jobs) or a server restart, so one check per transaction suffices.
+LocalTransactionId validated_in = InvalidLocalTransactionId;
+
+}  // namespace
+
+CounterKey MakeKey(CounterKind kind, int slot, int64 block, std::string_view name) {
+  CounterKey key;
+  memset(&key, 0, sizeof(key));  // HASH_BLOBS hashes the padding too
+  key.database = MyDatabaseId;
+  key.kind = static_cast<uint8>(kind);
+  key.slot = static_cast<int16>(slot);
+  key.block = block;
+  size_t length = std::min(name.size(), static_cast<size_t>(NAMEDATALEN - 1));
+  memcpy(key.name, name.data(), length);
+  return key;
+}
+
+void RequestSharedCounters() {
+  previous_request_hook = shmem_request_hook;
+  shmem_request_hook = RequestShmem;
+  previous_startup_hook = shmem_startup_hook;
+  shmem_startup_hook = StartupShmem;
+}
+
+void RequireSharedCounters() {
+  if (shared == nullptr)
+    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                    errmsg("queue must be loaded via shared_preload_libraries"),
+                    errdetail("The queue keeps its exact concurrency counts in shared memory."),
+                    errhint("Add queue to shared_preload_libraries in postgresql.conf and "
+                            "restart the server.")));
+}
+
+void EnsureCountersValid(const std::vector<CounterDelta>& pending) {
+  RequireSharedCounters();
+  if (validated_in == MyProc->lxid) return;
+  Oid jobs_relid = CurrentConfig().jobs_relid;
+
+  LWLockAcquire(shared->lock, LW_SHARED);
+  DatabaseSlot* slot = FindSlot(false);
+  bool valid = slot != nullptr && slot->valid && slot->jobs_relid == jobs_relid;
+  LWLockRelease(shared->lock);
+  if (!valid) {
+    int count = 0;
+    RebuiltCount* rows = CountJobs(&count);
+    LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+    slot = FindSlot(true);
+    if (!(slot->valid && slot->jobs_relid == jobs_relid)) {
+      RemoveDatabaseCounters();
+      for (int p = 0; p < policy::kPriorityCount; p++) slot->lowest_block[p] = PG_INT64_MAX;
+      for (int i = 0; i < count; i++) {
+        SharedCounter* counter = EnterCounter(rows[i].key);
+        counter->value = rows[i].count;
+        if (rows[i].key.kind == static_cast<uint8>(CounterKind::kQueuedBlock)) {
+          int64& lowest = slot->lowest_block[rows[i].key.slot];
+          lowest = std::min(lowest, rows[i].key.block);
+        }
+      }
+      for (const CounterDelta& change : pending) EnterCounter(change.key)->value -= change.delta;
+      slot->jobs_relid = jobs_relid;
+      slot->valid = true;
+      elog(DEBUG1, "queue: rebuilt %d counters of database %u from queue.jobs", count,
+           MyDatabaseId);
+    }
+    LWLockRelease(shared->lock);
+    pfree(rows);
+  }
+  validated_in = MyProc->lxid;
+}
+
+void InvalidateCounters() {
+  if (shared == nullptr) return;
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  if (DatabaseSlot* slot = FindSlot(false)) slot->valid = false;
+  LWLockRelease(shared->lock);
+  validated_in = InvalidLocalTransactionId;
+}
+
+SharedCounter* PinCounter(const CounterKey& key) {
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  SharedCounter* counter = EnterCounter(key);
+  counter->pins++;
+  if (key.kind == static_cast<uint8>(CounterKind::kQueuedBlock)) {
+    DatabaseSlot* slot = FindSlot(true);
+    slot->lowest_block[key.slot] = std::min(slot->lowest_block[key.slot], key.block);
+  }
+  LWLockRelease(shared->lock);
+  return counter;
+}
+
+bool TryAddCounter(SharedCounter* counter, int64 delta, int64 limit) {
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  bool fits = counter->value + delta <= limit;
+  if (fits) counter->value += delta;
+  LWLockRelease(shared->lock);
+  return fits;
+}
+
+void AddCounter(SharedCounter* counter, int64 delta) {
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  counter->value += delta;
+  LWLockRelease(shared->lock);
+}
+
+void SettleCounters(const std::vector<std::pair<SharedCounter*, int64>>& settlements) noexcept {
+  if (settlements.empty()) return;
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  for (const auto& [counter, delta] : settlements) {
+    counter->value += delta;
+    counter->pins--;
+    // Empty id blocks come and go with the queue; other counters are few.
+    if (counter->pins == 0 && counter->value == 0 &&
+        counter->key.kind == static_cast<uint8>(CounterKind::kQueuedBlock))
+      hash_search(counters, &counter->key, HASH_REMOVE, nullptr);
+  }
+  LWLockRelease(shared->lock);
+}
+
+void AddRunTimeSample(std::string_view job_type, policy::Micros run_time) noexcept {
+  CounterKey key = MakeKey(CounterKind::kRunTime, 0, 0, job_type);
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  bool found = false;
+  auto* counter = static_cast<SharedCounter*>(hash_search(counters, &key, HASH_ENTER_NULL, &found));
+  if (counter != nullptr) {
+    if (!found) {
+      counter->value = 0;
+      counter->samples = 0;
+      counter->pins = 0;
+    }
+    policy::RunTimeAverage average{counter->value, counter->samples};
+    average = policy::AddSample(average, run_time);
+    counter->value = average.mean;
+    counter->samples = average.samples;
+  }
+  LWLockRelease(shared->lock);
+}
+
+void AddMinuteStats(const MinuteStats& stats) noexcept {
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  DatabaseSlot* slot = FindSlot(false);
+  if (slot != nullptr) {
+    MinuteStats& ring = slot->minutes[stats.minute % kMinuteSlots];
+    if (ring.minute != stats.minute) ring = MinuteStats{stats.minute, 0, 0, 0, 0, 0};
+    ring.completed += stats.completed;
+    ring.failed += stats.failed;
+    ring.started += stats.started;
+    ring.run_sum += stats.run_sum;
+    ring.wait_sum += stats.wait_sum;
+  }
+  LWLockRelease(shared->lock);
+}
+
+int64 ReadCounter(const CounterKey& key) {
+  LWLockAcquire(shared->lock, LW_SHARED);
+  auto* counter = static_cast<SharedCounter*>(hash_search(counters, &key, HASH_FIND, nullptr));
+  int64 value = counter != nullptr ? counter->value : 0;
+  LWLockRelease(shared->lock);
+  return value;
+}
+
+SharedCounter ReadRunTime(std::string_view job_type) {
+  CounterKey key = MakeKey(CounterKind::kRunTime, 0, 0, job_type);
+  SharedCounter result;
+  memset(&result, 0, sizeof(result));
+  LWLockAcquire(shared->lock, LW_SHARED);
+  if (auto* counter = static_cast<SharedCounter*>(hash_search(counters, &key, HASH_FIND, nullptr)))
+    result = *counter;
+  LWLockRelease(shared->lock);
+  return result;
+}
+
+int64 SumQueuedBlocksBefore(int priority, int64 block) {
+  int64 sum = 0;
+  CounterKey key = MakeKey(CounterKind::kQueuedBlock, priority);
+  LWLockAcquire(shared->lock, LW_SHARED);
+  DatabaseSlot* slot = FindSlot(false);
+  int64 lowest = slot != nullptr ? slot->lowest_block[priority] : block;
+  for (key.block = block - 1; key.block >= lowest; key.block--) {
+    if (auto* counter = static_cast<SharedCounter*>(hash_search(counters, &key, HASH_FIND, nullptr)))
+      sum += counter->value;
+  }
+  LWLockRelease(shared->lock);
+  return sum;
+}
+
+MinuteStats SumMinuteStats(int64 from_minute, int64 to_minute) {
+  MinuteStats sum{to_minute, 0, 0, 0, 0, 0};
+  LWLockAcquire(shared->lock, LW_SHARED);
+  if (DatabaseSlot* slot = FindSlot(false)) {
+    for (const MinuteStats& minute : slot->minutes) {
+      if (minute.minute < from_minute || minute.minute > to_minute) continue;
+      sum.completed += minute.completed;
+      sum.failed += minute.failed;
+      sum.started += minute.started;
+      sum.run_sum += minute.run_sum;
+      sum.wait_sum += minute.wait_sum;
+    }
+  }
+  LWLockRelease(shared->lock);
+  return sum;
+}
+
+int CompactCounters() {
+  int removed = 0;
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  DatabaseSlot* slot = FindSlot(false);
+  if (slot != nullptr) {
+    int64 lowest[policy::kPriorityCount];
+    std::fill(std::begin(lowest), std::end(lowest), PG_INT64_MAX);
+    HASH_SEQ_STATUS scan;
+    hash_seq_init(&scan, counters);
+    while (auto* counter = static_cast<SharedCounter*>(hash_seq_search(&scan))) {
+      if (counter->key.database != MyDatabaseId ||
+          counter->key.kind != static_cast<uint8>(CounterKind::kQueuedBlock))
+        continue;
+      if (counter->value == 0 && counter->pins == 0) {
+        hash_search(counters, &counter->key, HASH_REMOVE, nullptr);
+        removed++;
+      } else {
+        lowest[counter->key.slot] = std::min(lowest[counter->key.slot], counter->key.block);
+      }
+    }
+    std::copy(std::begin(lowest), std::end(lowest), slot->lowest_block);
+  }
+  LWLockRelease(shared->lock);
+  return removed;
+}
+
+}  // namespace queue

@@ -1,0 +1,51 @@
+// Saved SPI statements and result accessors (see spi.hpp).
+#include "queue/spi.hpp"
+
+namespace queue {
+
+void SpiConnect() {
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "queue: SPI_connect failed");
+}
+
+void SpiFinish() {
+  if (SPI_finish() != SPI_OK_FINISH) elog(ERROR, "queue: SPI_finish failed");
+}
+
+// Prepare the statement on first use and keep the plan for the backend's life.
+static SPIPlanPtr Prepared(SavedPlan& saved) {
+  if (saved.plan == nullptr) {
+    SPIPlanPtr plan = SPI_prepare(saved.sql, saved.nargs, saved.argtypes);
+    if (plan == nullptr)
+      elog(ERROR, "queue: SPI_prepare failed (%s) for: %s", SPI_result_code_string(SPI_result),
+           saved.sql);
+    if (SPI_keepplan(plan) != 0) elog(ERROR, "queue: SPI_keepplan failed");
+    saved.plan = plan;
+  }
+  return saved.plan;
+}
+
+uint64 SpiRun(SavedPlan& saved, const Datum* values, const char* nulls, int expected,
+              long max_rows) {
+  int rc = SPI_execute_plan(Prepared(saved), const_cast<Datum*>(values), nulls, false, max_rows);
+  if (rc != expected)
+    elog(ERROR, "queue: statement returned %s, expected %s: %s", SPI_result_code_string(rc),
+         SPI_result_code_string(expected), saved.sql);
+  return SPI_processed;
+}
+
+Datum SpiValue(uint64 row, int column, bool* isnull) {
+  return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column, isnull);
+}
+
+Datum SpiValueNotNull(uint64 row, int column) {
+  bool isnull = false;
+  Datum value = SpiValue(row, column, &isnull);
+  if (isnull) elog(ERROR, "queue: unexpected NULL in result column %d", column);
+  return value;
+}
+
+char* SpiText(uint64 row, int column) {
+  return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column);
+}
+
+}  // namespace queue

@@ -1,0 +1,128 @@
+// Triggers that keep shared state in step with the tables:
+// queue.track_counts on queue.jobs (the exact counters) and
+// queue.config_changed on the configuration tables (the backend caches).
+#include "queue/boundary.hpp"
+#include "queue/ledger.hpp"
+
+extern "C" {
+#include "catalog/pg_enum.h"
+#include "utils/syscache.h"
+}
+
+#include <optional>
+
+namespace queue {
+
+namespace {
+
+// Enum values are stored as pg_enum OIDs; remember the few we meet.
+struct EnumLabel {
+  Oid oid;
+  int value;
+};
+constexpr int kEnumCacheSize = 32;
+EnumLabel enum_cache[kEnumCacheSize];
+int enum_cache_used = 0;
+
+// Ordinal of an enum value of queue.job_status or queue.priority.
+template <typename Enum, typename Parse>
+Enum EnumValue(Datum datum, Parse parse) {
+  Oid oid = DatumGetObjectId(datum);
+  for (int i = 0; i < enum_cache_used; i++)
+    if (enum_cache[i].oid == oid) return static_cast<Enum>(enum_cache[i].value);
+  HeapTuple tuple = SearchSysCache1(ENUMOID, ObjectIdGetDatum(oid));
+  if (!HeapTupleIsValid(tuple)) elog(ERROR, "queue: cache lookup failed for enum value %u", oid);
+  std::optional<Enum> parsed = parse(NameStr(((Form_pg_enum)GETSTRUCT(tuple))->enumlabel));
+  ReleaseSysCache(tuple);
+  if (!parsed) elog(ERROR, "queue: unexpected enum value %u", oid);
+  if (enum_cache_used < kEnumCacheSize)
+    enum_cache[enum_cache_used++] = EnumLabel{oid, static_cast<int>(*parsed)};
+  return *parsed;
+}
+
+// Column numbers of queue.jobs, looked up by name (upgrades may reorder).
+struct JobColumns {
+  Oid relid = InvalidOid;
+  int id, status, priority, resource;
+};
+JobColumns columns;
+
+// Read the counted columns of a queue.jobs row.
+JobCountState ReadRow(HeapTuple tuple, TupleDesc desc, Oid relid) {
+  if (columns.relid != relid) {
+    columns.id = SPI_fnumber(desc, "id");
+    columns.status = SPI_fnumber(desc, "status");
+    columns.priority = SPI_fnumber(desc, "priority");
+    columns.resource = SPI_fnumber(desc, "resource");
+    columns.relid = relid;
+  }
+  bool isnull = false;
+  JobCountState row;
+  row.id = DatumGetInt64(heap_getattr(tuple, columns.id, desc, &isnull));
+  row.status = EnumValue<policy::JobStatus>(heap_getattr(tuple, columns.status, desc, &isnull),
+                                            policy::ParseJobStatus);
+  row.priority = EnumValue<policy::Priority>(heap_getattr(tuple, columns.priority, desc, &isnull),
+                                             policy::ParsePriority);
+  Datum resource = heap_getattr(tuple, columns.resource, desc, &isnull);
+  row.resource = isnull ? nullptr : TextDatumGetCString(resource);
+  return row;
+}
+
+TriggerData* RequireTrigger(FunctionCallInfo fcinfo, const char* name) {
+  if (!CALLED_AS_TRIGGER(fcinfo))
+    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                    errmsg("%s can only be called as a trigger", name)));
+  return reinterpret_cast<TriggerData*>(fcinfo->context);
+}
+
+}  // namespace
+
+// Count one row change of queue.jobs, or forget the counters after TRUNCATE.
+static Datum TrackCounts(FunctionCallInfo fcinfo) {
+  TriggerData* trigger = RequireTrigger(fcinfo, "queue.track_counts()");
+  RequireSharedCounters();
+  TriggerEvent event = trigger->tg_event;
+  if (TRIGGER_FIRED_BY_TRUNCATE(event)) {
+    InvalidateCountersAtCommit();
+    return PointerGetDatum(nullptr);
+  }
+  Relation relation = trigger->tg_relation;
+  TupleDesc desc = RelationGetDescr(relation);
+  JobCountState old_row, new_row;
+  const JobCountState* before = nullptr;
+  const JobCountState* after = nullptr;
+  if (TRIGGER_FIRED_BY_INSERT(event)) {
+    new_row = ReadRow(trigger->tg_trigtuple, desc, relation->rd_id);
+    after = &new_row;
+  } else if (TRIGGER_FIRED_BY_DELETE(event)) {
+    old_row = ReadRow(trigger->tg_trigtuple, desc, relation->rd_id);
+    before = &old_row;
+  } else {
+    old_row = ReadRow(trigger->tg_trigtuple, desc, relation->rd_id);
+    new_row = ReadRow(trigger->tg_newtuple, desc, relation->rd_id);
+    before = &old_row;
+    after = &new_row;
+  }
+  RecordJobChange(before, after);
+  return PointerGetDatum(nullptr);
+}
+
+// Make every backend read the changed configuration table again at commit.
+static Datum ConfigChanged(FunctionCallInfo fcinfo) {
+  TriggerData* trigger = RequireTrigger(fcinfo, "queue.config_changed()");
+  CacheInvalidateRelcache(trigger->tg_relation);
+  return PointerGetDatum(nullptr);
+}
+
+}  // namespace queue
+
+extern "C" {
+PG_FUNCTION_INFO_V1(queue_track_counts);
+PG_FUNCTION_INFO_V1(queue_config_changed);
+Datum queue_track_counts(PG_FUNCTION_ARGS) {
+  return queue::Guard([&] { return queue::TrackCounts(fcinfo); });
+}
+Datum queue_config_changed(PG_FUNCTION_ARGS) {
+  return queue::Guard([&] { return queue::ConfigChanged(fcinfo); });
+}
+}
