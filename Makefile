@@ -24,6 +24,9 @@ SHLIB_LINK = -lstdc++
 # functions; skipping it also drops the clang dependency.
 override with_llvm = no
 
+# Rebuild objects when a header they include changes.
+autodepend = yes
+
 REGRESS = $(sort $(notdir $(basename $(wildcard sql/*.sql))))
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/preload.conf
 ISOLATION = $(sort $(notdir $(basename $(wildcard test/isolation/specs/*.spec))))

@@ -133,6 +133,15 @@ const ResourceConfig* Config::FindResource(std::string_view name) const {
   return nullptr;
 }
 
+const ResourceConfig& RequireResource(const Config& config, const char* name) {
+  const ResourceConfig* resource = config.FindResource(name);
+  if (resource == nullptr)
+    Raise(ERRCODE_INVALID_PARAMETER_VALUE, std::string("unknown resource \"") + name + "\"",
+          "Known resources: " + config.ResourceNames() +
+              ". An admin adds resources to queue.resources.");
+  return *resource;
+}
+
 std::string Config::JobTypeNames() const { return JoinNames(job_types); }
 std::string Config::ResourceNames() const { return JoinNames(resources); }
 

@@ -64,7 +64,8 @@ Entry& EntryFor(const CounterKey& key) {
   settlements.reserve(entries.size() + 1);
   entry_index.emplace(std::move(index_key), entries.size());
   // Pin last: once pinned, the entry must be in the ledger to be unpinned.
-  SharedCounter* counter = PinCounter(key);
+  SharedCounter* counter = nullptr;
+  PgCall([&] { counter = PinCounter(key); });
   entries.push_back(Entry{key, subxact, counter, 0, 0, 0});
   return entries.back();
 }
@@ -240,10 +241,9 @@ void RecordJobChange(const JobCountState* old_row, const JobCountState* new_row)
   if (old_row != nullptr) n += RowEffects(*old_row, -1, effects + n);
   if (new_row != nullptr) n += RowEffects(*new_row, +1, effects + n);
 
-  std::vector<CounterDelta> pending;
-  pending.reserve(n);
-  for (int i = 0; i < n; i++) pending.push_back({effects[i].key, effects[i].delta});
-  EnsureCountersValid(pending);
+  CounterDelta pending[8] = {};
+  for (int i = 0; i < n; i++) pending[i] = CounterDelta{effects[i].key, effects[i].delta};
+  EnsureCountersValid(pending, n);
 
   for (int i = 0; i < n; i++) {
     Entry& entry = EntryFor(effects[i].key);

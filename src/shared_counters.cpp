@@ -209,7 +209,7 @@ void RequireSharedCounters() {
                             "restart the server.")));
 }
 
-void EnsureCountersValid(const std::vector<CounterDelta>& pending) {
+void EnsureCountersValid(const CounterDelta* pending, int pending_count) {
   RequireSharedCounters();
   if (validated_in == MyProc->lxid) return;
   Oid jobs_relid = CurrentConfig().jobs_relid;
@@ -234,7 +234,8 @@ void EnsureCountersValid(const std::vector<CounterDelta>& pending) {
           lowest = std::min(lowest, rows[i].key.block);
         }
       }
-      for (const CounterDelta& change : pending) EnterCounter(change.key)->value -= change.delta;
+      for (int i = 0; i < pending_count; i++)
+        EnterCounter(pending[i].key)->value -= pending[i].delta;
       slot->jobs_relid = jobs_relid;
       slot->valid = true;
       elog(DEBUG1, "queue: rebuilt %d counters of database %u from queue.jobs", count,

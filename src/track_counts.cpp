@@ -2,43 +2,12 @@
 // queue.track_counts on queue.jobs (the exact counters) and
 // queue.config_changed on the configuration tables (the backend caches).
 #include "queue/boundary.hpp"
+#include "queue/enums.hpp"
 #include "queue/ledger.hpp"
-
-extern "C" {
-#include "catalog/pg_enum.h"
-#include "utils/syscache.h"
-}
-
-#include <optional>
 
 namespace queue {
 
 namespace {
-
-// Enum values are stored as pg_enum OIDs; remember the few we meet.
-struct EnumLabel {
-  Oid oid;
-  int value;
-};
-constexpr int kEnumCacheSize = 32;
-EnumLabel enum_cache[kEnumCacheSize];
-int enum_cache_used = 0;
-
-// Ordinal of an enum value of queue.job_status or queue.priority.
-template <typename Enum, typename Parse>
-Enum EnumValue(Datum datum, Parse parse) {
-  Oid oid = DatumGetObjectId(datum);
-  for (int i = 0; i < enum_cache_used; i++)
-    if (enum_cache[i].oid == oid) return static_cast<Enum>(enum_cache[i].value);
-  HeapTuple tuple = SearchSysCache1(ENUMOID, ObjectIdGetDatum(oid));
-  if (!HeapTupleIsValid(tuple)) elog(ERROR, "queue: cache lookup failed for enum value %u", oid);
-  std::optional<Enum> parsed = parse(NameStr(((Form_pg_enum)GETSTRUCT(tuple))->enumlabel));
-  ReleaseSysCache(tuple);
-  if (!parsed) elog(ERROR, "queue: unexpected enum value %u", oid);
-  if (enum_cache_used < kEnumCacheSize)
-    enum_cache[enum_cache_used++] = EnumLabel{oid, static_cast<int>(*parsed)};
-  return *parsed;
-}
 
 // Column numbers of queue.jobs, looked up by name (upgrades may reorder).
 struct JobColumns {
@@ -59,10 +28,8 @@ JobCountState ReadRow(HeapTuple tuple, TupleDesc desc, Oid relid) {
   bool isnull = false;
   JobCountState row;
   row.id = DatumGetInt64(heap_getattr(tuple, columns.id, desc, &isnull));
-  row.status = EnumValue<policy::JobStatus>(heap_getattr(tuple, columns.status, desc, &isnull),
-                                            policy::ParseJobStatus);
-  row.priority = EnumValue<policy::Priority>(heap_getattr(tuple, columns.priority, desc, &isnull),
-                                             policy::ParsePriority);
+  row.status = StatusFromDatum(heap_getattr(tuple, columns.status, desc, &isnull));
+  row.priority = PriorityFromDatum(heap_getattr(tuple, columns.priority, desc, &isnull));
   Datum resource = heap_getattr(tuple, columns.resource, desc, &isnull);
   row.resource = isnull ? nullptr : TextDatumGetCString(resource);
   return row;

@@ -54,6 +54,9 @@ struct Config {
   std::string ResourceNames() const;
 };
 
+// The resource's row, or an error (22023) listing the known resources.
+const ResourceConfig& RequireResource(const Config& config, const char* name);
+
 // The configuration in force, read again if an admin changed it. Call it once
 // at the start of a SQL function: reading again invalidates earlier references.
 const Config& RefreshConfig();

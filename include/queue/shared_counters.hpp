@@ -79,7 +79,7 @@ void RequireSharedCounters();
 // when in doubt. `pending` lists changes the caller made to queue.jobs in
 // this transaction but has not applied yet: the rebuild sees those rows
 // already, so it subtracts them.
-void EnsureCountersValid(const std::vector<CounterDelta>& pending = {});
+void EnsureCountersValid(const CounterDelta* pending = nullptr, int pending_count = 0);
 
 // Forget this database's counters at commit of a TRUNCATE.
 void InvalidateCounters();

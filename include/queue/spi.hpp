@@ -12,7 +12,7 @@ namespace queue {
 struct SavedPlan {
   const char* sql;
   int nargs;
-  Oid argtypes[8];
+  Oid argtypes[12];
   SPIPlanPtr plan;
 };
 

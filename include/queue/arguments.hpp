@@ -1,0 +1,42 @@
+// Checks shared by the SQL functions: argument validation with PostgreSQL's
+// SQLSTATEs, and who may see or change a job.
+//
+// These raise errors with ereport() and are called only where no C++ object
+// is alive, before a function changes anything.
+#pragma once
+
+#include "queue/pg.hpp"
+
+namespace queue {
+
+// Longest worker id, user id, dedupe key and error text accepted.
+constexpr int kMaxIdLength = 200;
+constexpr int kMaxErrorLength = 10000;
+
+// Refuse a NULL argument (22004) naming it.
+void RequireArgument(FunctionCallInfo fcinfo, int index, const char* name);
+
+// A text argument that must be given, 1..max_length characters (22023).
+char* RequiredText(FunctionCallInfo fcinfo, int index, const char* name, int max_length);
+
+// A text argument that may be NULL (nullptr); when given, 1..max_length characters.
+char* OptionalText(FunctionCallInfo fcinfo, int index, const char* name, int max_length);
+
+// A job id argument: given and positive.
+int64 RequiredJobId(FunctionCallInfo fcinfo, int index);
+
+// Refuse an unknown job (P0002).
+[[noreturn]] void RaiseUnknownJob(int64 job_id);
+
+// Refuse a caller who neither enqueued the job (its owner role) nor is a
+// queue_admin (42501). Superusers pass.
+void CheckJobAccess(int64 job_id, Oid owner);
+
+// The role that called the SECURITY DEFINER function.
+Oid CallingRole();
+
+// A text[] argument that may be NULL; when given, one-dimensional without
+// NULL elements. Returns the element count and palloc'd C strings.
+int OptionalTextArray(FunctionCallInfo fcinfo, int index, const char* name, char*** elements);
+
+}  // namespace queue

@@ -1,0 +1,20 @@
+// One maintenance pass over the queue, shared by queue.tick() and the
+// background worker.
+#pragma once
+
+namespace queue {
+
+// What a pass did.
+struct TickResult {
+  int timed_out;     // attempts past their deadline, ended
+  int released;      // retrying jobs whose backoff ran out, queued again
+  int dead_workers;  // workers newly marked dead
+  int recovered;     // attempts of dead workers, ended
+  int pruned;        // finished jobs past retention, deleted
+  int alerts;        // alert thresholds crossed now
+};
+
+// Run one pass in the current transaction.
+TickResult RunTick();
+
+}  // namespace queue

@@ -1,0 +1,85 @@
+// Argument validation and job access checks (see arguments.hpp).
+#include "queue/arguments.hpp"
+
+extern "C" {
+#include "mb/pg_wchar.h"
+#include "utils/acl.h"
+}
+
+namespace queue {
+
+void RequireArgument(FunctionCallInfo fcinfo, int index, const char* name) {
+  if (PG_ARGISNULL(index))
+    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be NULL", name)));
+}
+
+// Check that text has 1..max_length characters.
+static char* CheckedText(Datum value, const char* name, int max_length) {
+  char* chars = TextDatumGetCString(value);
+  int length = pg_mbstrlen(chars);
+  if (length == 0 || length > max_length)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                    errmsg("%s must have 1 to %d characters", name, max_length),
+                    errdetail("The value given has %d characters.", length)));
+  return chars;
+}
+
+char* RequiredText(FunctionCallInfo fcinfo, int index, const char* name, int max_length) {
+  RequireArgument(fcinfo, index, name);
+  return CheckedText(PG_GETARG_DATUM(index), name, max_length);
+}
+
+char* OptionalText(FunctionCallInfo fcinfo, int index, const char* name, int max_length) {
+  if (PG_ARGISNULL(index)) return nullptr;
+  return CheckedText(PG_GETARG_DATUM(index), name, max_length);
+}
+
+int64 RequiredJobId(FunctionCallInfo fcinfo, int index) {
+  RequireArgument(fcinfo, index, "job_id");
+  int64 job_id = PG_GETARG_INT64(index);
+  if (job_id <= 0) RaiseUnknownJob(job_id);
+  return job_id;
+}
+
+void RaiseUnknownJob(int64 job_id) {
+  ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND), errmsg("job %lld does not exist", (long long)job_id),
+                  errhint("Job ids come from queue.enqueue(); finished jobs are pruned after "
+                          "queue.settings.retention.")));
+  pg_unreachable();
+}
+
+Oid CallingRole() { return GetOuterUserId(); }
+
+void CheckJobAccess(int64 job_id, Oid owner) {
+  Oid caller = CallingRole();
+  if (has_privs_of_role(caller, owner)) return;
+  Oid admin = get_role_oid("queue_admin", true);
+  if (OidIsValid(admin) && has_privs_of_role(caller, admin)) return;
+  ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                  errmsg("job %lld belongs to another role", (long long)job_id),
+                  errhint("Only the role that enqueued a job, or a member of queue_admin, may "
+                          "see or cancel it.")));
+}
+
+int OptionalTextArray(FunctionCallInfo fcinfo, int index, const char* name, char*** elements) {
+  *elements = nullptr;
+  if (PG_ARGISNULL(index)) return 0;
+  ArrayType* array = PG_GETARG_ARRAYTYPE_P(index);
+  if (ARR_NDIM(array) > 1)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                    errmsg("%s must be a one-dimensional array", name)));
+  Datum* values;
+  bool* nulls;
+  int count;
+  deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &values, &nulls, &count);
+  *elements = static_cast<char**>(palloc(sizeof(char*) * (count + 1)));
+  for (int i = 0; i < count; i++) {
+    if (nulls[i])
+      ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                      errmsg("%s must not contain NULL elements", name)));
+    (*elements)[i] = TextDatumGetCString(values[i]);
+  }
+  return count;
+}
+
+}  // namespace queue

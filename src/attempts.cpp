@@ -1,0 +1,165 @@
+// queue.complete() and queue.fail(), and the shared ending of attempts.
+//
+// Both take the worker id as proof of holding the attempt: a worker whose
+// attempt timed out, was recovered or cancelled no longer holds the job, so
+// it can neither complete nor fail the attempt that replaced it.
+#include "queue/attempts.hpp"
+
+#include "queue/arguments.hpp"
+#include "queue/boundary.hpp"
+#include "queue/ledger.hpp"
+#include "queue/spi.hpp"
+
+namespace queue {
+
+namespace {
+
+SavedPlan end_attempts = {
+    "WITH ending AS ("
+    "  SELECT * FROM unnest($1::int8[], $2::text[], $3::timestamptz[], $4::text[])"
+    "    AS e(id, status, run_at, error)),"
+    " ended AS ("
+    "  UPDATE queue.jobs j SET status = e.status::queue.job_status,"
+    "    run_at = coalesce(e.run_at, j.run_at), last_error = e.error, deadline = NULL,"
+    "    finished_at = CASE WHEN e.status IN ('failed', 'cancelled') THEN now() END"
+    "  FROM ending e WHERE j.id = e.id AND j.status = 'processing'"
+    "  RETURNING j.id, j.status, j.worker_id, j.last_error),"
+    " logged AS ("
+    "  INSERT INTO queue.job_events (job_id, from_status, to_status, worker_id, detail)"
+    "  SELECT id, 'processing', status, worker_id, last_error FROM ended)"
+    "SELECT id, status FROM ended",
+    4, {INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID}, nullptr};
+
+SavedPlan complete_job = {
+    "WITH done AS ("
+    "  UPDATE queue.jobs SET status = 'completed', result = $3, finished_at = now(),"
+    "    deadline = NULL"
+    "  WHERE id = $1 AND status = 'processing' AND worker_id = $2"
+    "  RETURNING id, job_type, worker_id,"
+    "    (extract(epoch FROM now() - started_at) * 1000000)::int8 AS run_micros),"
+    " logged AS ("
+    "  INSERT INTO queue.job_events (job_id, from_status, to_status, worker_id)"
+    "  SELECT id, 'processing', 'completed', worker_id FROM done)"
+    "SELECT job_type, run_micros FROM done",
+    3, {INT8OID, TEXTOID, JSONBOID}, nullptr};
+
+SavedPlan job_exists = {"SELECT 1 FROM queue.jobs WHERE id = $1", 1, {INT8OID}, nullptr};
+
+SavedPlan lock_held_attempt = {
+    "SELECT attempts, max_attempts, cancel_requested FROM queue.jobs"
+    " WHERE id = $1 AND status = 'processing' AND worker_id = $2 FOR UPDATE",
+    2, {INT8OID, TEXTOID}, nullptr};
+
+int64 CurrentMinute() {
+  return GetCurrentTransactionStartTimestamp() / (60 * policy::kMicrosPerSecond);
+}
+
+// Error unless the job exists; called once a worker turned out not to hold it.
+void RequireJobExists(int64 job_id) {
+  Datum id = Int64GetDatum(job_id);
+  if (SpiRun(job_exists, &id, nullptr, SPI_OK_SELECT) == 0) RaiseUnknownJob(job_id);
+}
+
+void RequireResultSize(const Config& config, Datum result) {
+  int bytes = VARSIZE_ANY(DatumGetPointer(result));
+  if (bytes > config.max_payload_bytes)
+    ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("result is too large"),
+                    errdetail("The result takes %d bytes; the limit is %d.", bytes,
+                              config.max_payload_bytes),
+                    errhint("Store large output elsewhere and return a reference.")));
+}
+
+Datum Complete(FunctionCallInfo fcinfo) {
+  const Config& config = RefreshConfig();
+  int64 job_id = RequiredJobId(fcinfo, 0);
+  char* worker_id = RequiredText(fcinfo, 1, "worker_id", kMaxIdLength);
+  if (!PG_ARGISNULL(2)) RequireResultSize(config, PG_GETARG_DATUM(2));
+  Datum args[3] = {Int64GetDatum(job_id), CStringGetTextDatum(worker_id),
+                   PG_ARGISNULL(2) ? 0 : PG_GETARG_DATUM(2)};
+  char nulls[3] = {' ', ' ', PG_ARGISNULL(2) ? 'n' : ' '};
+  SpiConnect();
+  bool completed = SpiRun(complete_job, args, nulls, SPI_OK_SELECT) == 1;
+  if (completed) {
+    policy::Micros run_time = DatumGetInt64(SpiValueNotNull(0, 2));
+    RecordRunTime(SpiText(0, 1), run_time);
+    RecordMinuteStats(MinuteStats{CurrentMinute(), 1, 0, 0, run_time, 0});
+  } else {
+    RequireJobExists(job_id);
+  }
+  SpiFinish();
+  PG_RETURN_BOOL(completed);
+}
+
+Datum Fail(FunctionCallInfo fcinfo) {
+  const Config& config = RefreshConfig();
+  int64 job_id = RequiredJobId(fcinfo, 0);
+  char* worker_id = RequiredText(fcinfo, 1, "worker_id", kMaxIdLength);
+  char* error = RequiredText(fcinfo, 2, "error", kMaxErrorLength);
+  RequireArgument(fcinfo, 3, "retryable");
+  bool retryable = PG_GETARG_BOOL(3);
+
+  SpiConnect();
+  Datum args[2] = {Int64GetDatum(job_id), CStringGetTextDatum(worker_id)};
+  if (SpiRun(lock_held_attempt, args, nullptr, SPI_OK_SELECT) == 0) {
+    RequireJobExists(job_id);
+    SpiFinish();
+    PG_RETURN_NULL();
+  }
+  FailedAttempt attempt{job_id, DatumGetInt32(SpiValueNotNull(0, 1)),
+                        DatumGetInt32(SpiValueNotNull(0, 2)), DatumGetBool(SpiValueNotNull(0, 3))};
+  AttemptEnd end = DecideFailure(config, attempt, retryable, true,
+                                 GetCurrentTransactionStartTimestamp(), error);
+  EndAttempts(&end, 1);
+  Datum status = SpiValueNotNull(0, 2);  // an enum: passed by value
+  SpiFinish();
+  return status;
+}
+
+}  // namespace
+
+AttemptEnd DecideFailure(const Config& config, const FailedAttempt& attempt, bool retryable,
+                         bool backoff, TimestampTz now, const char* error) {
+  if (attempt.cancel_requested)
+    return AttemptEnd{attempt.job_id, policy::JobStatus::kCancelled, now, error};
+  if (policy::ShouldRetry(attempt.attempts, attempt.max_attempts, retryable)) {
+    policy::Micros delay = backoff ? policy::RetryDelay(config.retry, attempt.attempts) : 0;
+    return AttemptEnd{attempt.job_id, policy::JobStatus::kRetrying, now + delay, error};
+  }
+  return AttemptEnd{attempt.job_id, policy::JobStatus::kFailed, now, error};
+}
+
+uint64 EndAttempts(const AttemptEnd* ends, int count) {
+  Datum* ids = static_cast<Datum*>(palloc(sizeof(Datum) * count));
+  Datum* statuses = static_cast<Datum*>(palloc(sizeof(Datum) * count));
+  Datum* run_ats = static_cast<Datum*>(palloc(sizeof(Datum) * count));
+  Datum* errors = static_cast<Datum*>(palloc(sizeof(Datum) * count));
+  for (int i = 0; i < count; i++) {
+    std::string_view status = policy::JobStatusName(ends[i].status);
+    ids[i] = Int64GetDatum(ends[i].job_id);
+    statuses[i] = PointerGetDatum(cstring_to_text_with_len(status.data(), status.size()));
+    run_ats[i] = TimestampTzGetDatum(ends[i].run_at);
+    errors[i] = CStringGetTextDatum(ends[i].error);
+  }
+  Datum args[4] = {
+      PointerGetDatum(construct_array(ids, count, INT8OID, 8, true, TYPALIGN_DOUBLE)),
+      PointerGetDatum(construct_array(statuses, count, TEXTOID, -1, false, TYPALIGN_INT)),
+      PointerGetDatum(construct_array(run_ats, count, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE)),
+      PointerGetDatum(construct_array(errors, count, TEXTOID, -1, false, TYPALIGN_INT))};
+  uint64 ended = SpiRun(end_attempts, args, nullptr, SPI_OK_SELECT);
+  if (ended > 0)
+    RecordMinuteStats(MinuteStats{CurrentMinute(), 0, static_cast<int64>(ended), 0, 0, 0});
+  return ended;
+}
+
+}  // namespace queue
+
+extern "C" {
+PG_FUNCTION_INFO_V1(queue_complete);
+PG_FUNCTION_INFO_V1(queue_fail);
+Datum queue_complete(PG_FUNCTION_ARGS) {
+  return queue::Guard([&] { return queue::Complete(fcinfo); });
+}
+Datum queue_fail(PG_FUNCTION_ARGS) {
+  return queue::Guard([&] { return queue::Fail(fcinfo); });
+}
+}

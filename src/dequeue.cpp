@@ -1,0 +1,190 @@
+// queue.dequeue(): claim up to max_jobs jobs for a render worker.
+//
+// Admission is decided against the shared running counters, not by counting
+// rows: the claim reserves global slots first, then one slot of each job's
+// resource as it meets the job, in dispatch order. A job whose resource is
+// full is skipped and its resource excluded for the rest of the call, so a
+// full resource never blocks others. Reservations are exact under
+// concurrency (one LWLock) and given back on abort by the ledger.
+#include "queue/arguments.hpp"
+#include "queue/boundary.hpp"
+#include "queue/config.hpp"
+#include "queue/ledger.hpp"
+#include "queue/spi.hpp"
+
+namespace queue {
+
+namespace {
+
+enum DequeueArg { kWorkerId, kMaxJobs, kResources };
+constexpr int kMaxJobsPerCall = 1000;
+
+// A registered worker's state, marked alive by the call itself.
+SavedPlan touch_worker = {
+    "UPDATE queue.workers SET last_heartbeat = now(),"
+    " state = CASE WHEN state = 'dead' THEN 'active'::queue.worker_state ELSE state END"
+    " WHERE worker_id = $1"
+    " RETURNING state = 'draining', capacity, resources,"
+    "  (SELECT count(*) FROM queue.jobs j WHERE j.status = 'processing' AND j.worker_id = $1)",
+    1, {TEXTOID}, nullptr};
+
+// Claimable jobs in dispatch order, locked; $1 the caller's resources,
+// $2 full resources, $3 how many, $4 the worker's registered resources,
+// $5 jobs this call already took.
+SavedPlan find_candidates = {
+    "SELECT id, resource FROM queue.jobs"
+    " WHERE status = 'queued' AND run_at <= now()"
+    "   AND (resource IS NULL OR (($1 IS NULL OR resource = ANY($1))"
+    "        AND ($4 IS NULL OR resource = ANY($4)) AND resource <> ALL($2)))"
+    "   AND id <> ALL($5)"
+    " ORDER BY priority, id LIMIT $3 FOR UPDATE SKIP LOCKED",
+    5, {TEXTARRAYOID, TEXTARRAYOID, INT4OID, TEXTARRAYOID, INT8ARRAYOID}, nullptr};
+
+SavedPlan claim_jobs = {
+    "WITH claimed AS ("
+    "  UPDATE queue.jobs SET status = 'processing', attempts = attempts + 1, started_at = now(),"
+    "    deadline = now() + timeout, worker_id = $2, cancel_requested = false"
+    "  WHERE id = ANY($1) RETURNING *),"
+    " logged AS ("
+    "  INSERT INTO queue.job_events (job_id, from_status, to_status, worker_id, detail)"
+    "  SELECT id, 'queued', 'processing', worker_id, 'attempt ' || attempts FROM claimed)"
+    "SELECT * FROM claimed ORDER BY priority, id",
+    2, {INT8ARRAYOID, TEXTOID}, nullptr};
+
+// Text array datum of C strings.
+Datum TextArray(char** items, int count) {
+  Datum* datums = static_cast<Datum*>(palloc(sizeof(Datum) * (count + 1)));
+  for (int i = 0; i < count; i++) datums[i] = CStringGetTextDatum(items[i]);
+  return PointerGetDatum(construct_array(datums, count, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+Datum IdArray(const int64* ids, int count) {
+  Datum* datums = static_cast<Datum*>(palloc(sizeof(Datum) * (count + 1)));
+  for (int i = 0; i < count; i++) datums[i] = Int64GetDatum(ids[i]);
+  return PointerGetDatum(construct_array(datums, count, INT8OID, 8, true, TYPALIGN_DOUBLE));
+}
+
+bool Contains(char** items, int count, const char* item) {
+  for (int i = 0; i < count; i++)
+    if (strcmp(items[i], item) == 0) return true;
+  return false;
+}
+
+// What the worker registry says about the caller.
+struct WorkerSlots {
+  bool draining;
+  int free;                       // free slots
+  Datum resources;                // registered resources (text[]) or 0
+};
+
+WorkerSlots TouchWorker(const char* worker_id, int max_jobs) {
+  Datum id = CStringGetTextDatum(worker_id);
+  WorkerSlots slots{false, max_jobs, 0};
+  if (SpiRun(touch_worker, &id, nullptr, SPI_OK_UPDATE_RETURNING) == 1) {
+    slots.draining = DatumGetBool(SpiValueNotNull(0, 1));
+    int64 running = DatumGetInt64(SpiValueNotNull(0, 4));
+    slots.free = static_cast<int>(std::max<int64>(0, DatumGetInt32(SpiValueNotNull(0, 2)) - running));
+    bool isnull = false;
+    Datum resources = SpiValue(0, 3, &isnull);
+    if (!isnull) slots.resources = SPI_datumTransfer(resources, false, -1);
+  }
+  return slots;
+}
+
+// Record the waits of first attempts for the stats window.
+void RecordStarts(uint64 claimed) {
+  TupleDesc desc = SPI_tuptable->tupdesc;
+  int attempts_column = SPI_fnumber(desc, "attempts");
+  int enqueued_column = SPI_fnumber(desc, "enqueued_at");
+  int started_column = SPI_fnumber(desc, "started_at");
+  MinuteStats stats{};
+  TimestampTz now = GetCurrentTransactionStartTimestamp();
+  stats.minute = now / (60 * policy::kMicrosPerSecond);
+  for (uint64 i = 0; i < claimed; i++) {
+    if (DatumGetInt32(SpiValueNotNull(i, attempts_column)) != 1) continue;
+    stats.started++;
+    stats.wait_sum += DatumGetTimestampTz(SpiValueNotNull(i, started_column)) -
+                      DatumGetTimestampTz(SpiValueNotNull(i, enqueued_column));
+  }
+  if (stats.started > 0) RecordMinuteStats(stats);
+}
+
+Datum Dequeue(FunctionCallInfo fcinfo) {
+  const Config& config = RefreshConfig();
+  char* worker_id = RequiredText(fcinfo, kWorkerId, "worker_id", kMaxIdLength);
+  RequireArgument(fcinfo, kMaxJobs, "max_jobs");
+  int max_jobs = PG_GETARG_INT32(kMaxJobs);
+  if (max_jobs < 1 || max_jobs > kMaxJobsPerCall)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                    errmsg("max_jobs must be between 1 and %d", kMaxJobsPerCall),
+                    errdetail("The value given is %d.", max_jobs)));
+  char** wanted = nullptr;
+  int wanted_count = OptionalTextArray(fcinfo, kResources, "resources", &wanted);
+  for (int i = 0; i < wanted_count; i++) RequireResource(config, wanted[i]);
+
+  InitMaterializedSRF(fcinfo, 0);
+  Tuplestorestate* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo)->setResult;
+  EnsureCountersValid();
+  SpiConnect();
+  WorkerSlots worker = TouchWorker(worker_id, max_jobs);
+  TimestampTz now = GetCurrentTransactionStartTimestamp();
+  int global_limit = GlobalLimitAt(config, now);
+  CounterKey total_key = MakeKey(CounterKind::kRunningTotal);
+  int want = worker.draining ? 0
+                             : policy::AdmissibleCount(max_jobs, worker.free, global_limit,
+                                                       ReadCounter(total_key));
+  int reserved = 0;
+  while (reserved < want && TryReserve(total_key, global_limit)) reserved++;
+
+  int64* ids = static_cast<int64*>(palloc(sizeof(int64) * (reserved + 1)));
+  int claimed = 0;
+  int resource_count = static_cast<int>(config.resources.size());
+  char** full = static_cast<char**>(palloc(sizeof(char*) * (resource_count + 1)));
+  int full_count = 0;
+  // Each round either fills the claim or excludes one more full resource.
+  for (int round = 0; claimed < reserved && round <= resource_count; round++) {
+    int ask = reserved - claimed;
+    Datum args[5] = {PG_ARGISNULL(kResources) ? 0 : TextArray(wanted, wanted_count),
+                     TextArray(full, full_count), Int32GetDatum(ask), worker.resources,
+                     IdArray(ids, claimed)};
+    char nulls[5] = {args[0] ? ' ' : 'n', ' ', ' ', worker.resources ? ' ' : 'n', ' '};
+    uint64 found = SpiRun(find_candidates, args, nulls, SPI_OK_SELECT);
+    bool excluded_more = false;
+    for (uint64 i = 0; i < found && claimed < reserved; i++) {
+      char* resource = SpiText(i, 2);
+      const ResourceConfig* limited = resource ? config.FindResource(resource) : nullptr;
+      if (limited != nullptr) {
+        if (Contains(full, full_count, resource)) continue;
+        if (!TryReserve(MakeKey(CounterKind::kRunningResource, 0, 0, resource),
+                        ResourceLimitAt(config, *limited, now))) {
+          full[full_count++] = resource;
+          excluded_more = true;
+          continue;
+        }
+      }
+      ids[claimed++] = DatumGetInt64(SpiValueNotNull(i, 1));
+    }
+    if (found < static_cast<uint64>(ask) || !excluded_more) break;
+  }
+
+  if (claimed > 0) {
+    Datum args[2] = {IdArray(ids, claimed), CStringGetTextDatum(worker_id)};
+    uint64 rows = SpiRun(claim_jobs, args, nullptr, SPI_OK_SELECT);
+    for (uint64 i = 0; i < rows; i++) tuplestore_puttuple(result, SPI_tuptable->vals[i]);
+    RecordStarts(rows);
+  }
+  ReleaseReservations();
+  SpiFinish();
+  return static_cast<Datum>(0);
+}
+
+}  // namespace
+
+}  // namespace queue
+
+extern "C" {
+PG_FUNCTION_INFO_V1(queue_dequeue);
+Datum queue_dequeue(PG_FUNCTION_ARGS) {
+  return queue::Guard([&] { return queue::Dequeue(fcinfo); });
+}
+}

@@ -1,0 +1,138 @@
+// queue.enqueue(): add a job, or find the unfinished job holding its dedupe key.
+#include "queue/arguments.hpp"
+#include "queue/boundary.hpp"
+#include "queue/config.hpp"
+#include "queue/enums.hpp"
+#include "queue/gucs.hpp"
+#include "queue/shared_counters.hpp"
+#include "queue/spi.hpp"
+
+extern "C" {
+#include "commands/async.h"
+}
+
+namespace queue {
+
+namespace {
+
+enum EnqueueArg { kJobType, kPayload, kUserId, kPriority, kResource, kRunAt, kDedupeKey };
+
+SavedPlan insert_job = {
+    "WITH inserted AS ("
+    "  INSERT INTO queue.jobs (job_type, priority, resource, payload, user_id, owner,"
+    "                          max_attempts, timeout, run_at, dedupe_key)"
+    "  VALUES ($1, $2::queue.priority, $3, $4, $5, $6, $7, $8 * interval '1 microsecond',"
+    "          coalesce($9, now()), $10)"
+    "  ON CONFLICT (dedupe_key)"
+    "    WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'retrying', 'processing')"
+    "    DO NOTHING"
+    "  RETURNING id, status),"
+    " logged AS ("
+    "  INSERT INTO queue.job_events (job_id, from_status, to_status, detail)"
+    "  SELECT id, NULL, status, 'enqueued' FROM inserted)"
+    "SELECT id FROM inserted",
+    10,
+    {TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, OIDOID, INT4OID, INT8OID, TIMESTAMPTZOID,
+     TEXTOID},
+    nullptr};
+
+SavedPlan find_deduplicated = {
+    "SELECT id FROM queue.jobs WHERE dedupe_key = $1"
+    " AND status IN ('queued', 'retrying', 'processing')",
+    1, {TEXTOID}, nullptr};
+
+// Notify listening render workers once per transaction.
+LocalTransactionId notified_in = InvalidLocalTransactionId;
+
+void NotifyWorkers(const char* job_type) {
+  if (!queue_notify || notified_in == MyProc->lxid) return;
+  Async_Notify("queue_jobs", job_type);
+  notified_in = MyProc->lxid;
+}
+
+// The job type's row, or an error listing the known types.
+const JobTypeConfig& RequireJobType(const Config& config, const char* name) {
+  const JobTypeConfig* type = config.FindJobType(name);
+  if (type == nullptr)
+    Raise(ERRCODE_INVALID_PARAMETER_VALUE, std::string("unknown job type \"") + name + "\"",
+          "Known job types: " + config.JobTypeNames() +
+              ". An admin adds types to queue.job_types.");
+  return *type;
+}
+
+Datum Enqueue(FunctionCallInfo fcinfo) {
+  const Config& config = RefreshConfig();
+  char* job_type = RequiredText(fcinfo, kJobType, "job_type", NAMEDATALEN - 1);
+  const JobTypeConfig& type = RequireJobType(config, job_type);
+
+  RequireArgument(fcinfo, kPayload, "payload");
+  Datum payload = PG_GETARG_DATUM(kPayload);
+  int payload_bytes = VARSIZE_ANY(DatumGetPointer(payload));
+  if (payload_bytes > config.max_payload_bytes)
+    ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("payload is too large"),
+                    errdetail("The payload takes %d bytes; the limit is %d.", payload_bytes,
+                              config.max_payload_bytes),
+                    errhint("Pass a reference to large data, or raise "
+                            "queue.settings.max_payload_bytes.")));
+  char* user_id = OptionalText(fcinfo, kUserId, "user_id", kMaxIdLength);
+  policy::Priority priority =
+      PG_ARGISNULL(kPriority) ? type.priority : PriorityFromDatum(PG_GETARG_DATUM(kPriority));
+
+  char* resource = OptionalText(fcinfo, kResource, "resource", NAMEDATALEN - 1);
+  if (resource == nullptr && !type.resource.empty()) resource = pstrdup(type.resource.c_str());
+  if (resource != nullptr) RequireResource(config, resource);
+  if (!PG_ARGISNULL(kRunAt) && TIMESTAMP_NOT_FINITE(PG_GETARG_TIMESTAMPTZ(kRunAt)))
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("run_at must be finite"),
+                    errhint("Pass NULL to run as soon as possible.")));
+  char* dedupe_key = OptionalText(fcinfo, kDedupeKey, "dedupe_key", kMaxIdLength);
+
+  int max_retries = type.max_retries >= 0 ? type.max_retries : config.max_retries;
+  policy::Micros timeout = type.timeout > 0 ? type.timeout : config.job_timeout;
+  std::string_view priority_name = policy::PriorityName(priority);
+
+  Datum values[10] = {
+      CStringGetTextDatum(job_type),
+      CStringGetTextDatum(pnstrdup(priority_name.data(), priority_name.size())),
+      resource != nullptr ? CStringGetTextDatum(resource) : 0,
+      payload,
+      user_id != nullptr ? CStringGetTextDatum(user_id) : 0,
+      ObjectIdGetDatum(CallingRole()),
+      Int32GetDatum(policy::MaxAttemptsForRetries(max_retries)),
+      Int64GetDatum(timeout),
+      PG_ARGISNULL(kRunAt) ? 0 : PG_GETARG_DATUM(kRunAt),
+      dedupe_key != nullptr ? CStringGetTextDatum(dedupe_key) : 0,
+  };
+  char nulls[10] = {' ', ' ', resource ? ' ' : 'n', ' ', user_id ? ' ' : 'n', ' ', ' ', ' ',
+                    PG_ARGISNULL(kRunAt) ? 'n' : ' ', dedupe_key ? ' ' : 'n'};
+
+  EnsureCountersValid();
+  SpiConnect();
+  int64 job_id = 0;
+  // A dedupe conflict with a job that finishes before we read it: try again.
+  for (int round = 0; job_id == 0; round++) {
+    if (round == 3)
+      ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                      errmsg("dedupe key \"%s\" keeps changing hands", dedupe_key),
+                      errhint("Retry the enqueue.")));
+    if (SpiRun(insert_job, values, nulls, SPI_OK_SELECT) == 1) {
+      job_id = DatumGetInt64(SpiValueNotNull(0, 1));
+      if (PG_ARGISNULL(kRunAt) || PG_GETARG_TIMESTAMPTZ(kRunAt) <= GetCurrentTimestamp())
+        NotifyWorkers(job_type);
+    } else if (SpiRun(find_deduplicated, &values[9], &nulls[9], SPI_OK_SELECT) == 1) {
+      job_id = DatumGetInt64(SpiValueNotNull(0, 1));
+    }
+  }
+  SpiFinish();
+  PG_RETURN_INT64(job_id);
+}
+
+}  // namespace
+
+}  // namespace queue
+
+extern "C" {
+PG_FUNCTION_INFO_V1(queue_enqueue);
+Datum queue_enqueue(PG_FUNCTION_ARGS) {
+  return queue::Guard([&] { return queue::Enqueue(fcinfo); });
+}
+}

@@ -1,0 +1,189 @@
+// queue.position() and queue.job_status(): a student's place in line.
+//
+// A job's position is 1 + the queued jobs dispatched before it: every queued
+// job of a higher priority, plus the queued jobs of its own priority with a
+// smaller id. Both come from the shared counters (per priority, and per block
+// of 256 ids), so only the jobs of the job's own block are counted in the
+// table: the cost does not grow with the queue.
+#include "queue/arguments.hpp"
+#include "queue/boundary.hpp"
+#include "queue/config.hpp"
+#include "queue/enums.hpp"
+#include "queue/shared_counters.hpp"
+#include "queue/spi.hpp"
+
+namespace queue {
+
+namespace {
+
+enum JobColumn {
+  kStatus = 1,
+  kPriority,
+  kOwner,
+  kJobType,
+  kResource,
+  kAttempts,
+  kMaxAttempts,
+  kLastError,
+  kEnqueuedAt,
+  kStartedAt,
+  kFinishedAt,
+  kRunAt,
+};
+
+SavedPlan read_job = {
+    "SELECT status, priority, owner, job_type, resource, attempts, max_attempts, last_error,"
+    " enqueued_at, started_at, finished_at, run_at FROM queue.jobs WHERE id = $1",
+    1, {INT8OID}, nullptr};
+
+SavedPlan count_in_block = {
+    "SELECT count(*) FROM queue.jobs"
+    " WHERE status = 'queued' AND priority = $1::queue.priority AND id >= $2 AND id < $3",
+    3, {TEXTOID, INT8OID, INT8OID}, nullptr};
+
+// Read the job (SPI connected), checking the caller may see it.
+void ReadVisibleJob(int64 job_id) {
+  Datum id = Int64GetDatum(job_id);
+  if (SpiRun(read_job, &id, nullptr, SPI_OK_SELECT) == 0) RaiseUnknownJob(job_id);
+  CheckJobAccess(job_id, DatumGetObjectId(SpiValueNotNull(0, kOwner)));
+}
+
+// 1-based dispatch position of a queued job (SPI connected; clobbers the
+// current result).
+int64 QueuePosition(int64 job_id, policy::Priority priority) {
+  int64 ahead = 0;
+  for (policy::Priority higher : policy::kAllPriorities)
+    if (policy::DispatchedBefore(higher, priority))
+      ahead += ReadCounter(MakeKey(CounterKind::kQueuedPriority, static_cast<int>(higher)));
+  int64 block = job_id >> kIdBlockShift;
+  ahead += SumQueuedBlocksBefore(static_cast<int>(priority), block);
+  std::string_view name = policy::PriorityName(priority);
+  Datum args[3] = {PointerGetDatum(cstring_to_text_with_len(name.data(), name.size())),
+                   Int64GetDatum(block << kIdBlockShift), Int64GetDatum(job_id)};
+  SpiRun(count_in_block, args, nullptr, SPI_OK_SELECT);
+  ahead += DatumGetInt64(SpiValueNotNull(0, 1));
+  return ahead + 1;
+}
+
+Datum IntervalDatum(policy::Micros micros) {
+  auto* interval = static_cast<Interval*>(palloc0(sizeof(Interval)));
+  interval->time = micros;
+  return IntervalPGetDatum(interval);
+}
+
+int32 ClampToInt32(int64 value) { return static_cast<int32>(std::min<int64>(value, PG_INT32_MAX)); }
+
+Datum Position(FunctionCallInfo fcinfo) {
+  int64 job_id = RequiredJobId(fcinfo, 0);
+  EnsureCountersValid();
+  SpiConnect();
+  ReadVisibleJob(job_id);
+  bool queued = StatusFromDatum(SpiValueNotNull(0, kStatus)) == policy::JobStatus::kQueued;
+  int64 position = queued ? QueuePosition(job_id, PriorityFromDatum(SpiValueNotNull(0, kPriority)))
+                          : 0;
+  SpiFinish();
+  if (!queued) PG_RETURN_NULL();
+  PG_RETURN_INT32(ClampToInt32(position));
+}
+
+// Expected run time of one job of the type: its recent average, else the
+// admin's expected_duration, else two minutes.
+policy::Micros MeanDuration(const Config& config, const char* job_type) {
+  SharedCounter average = ReadRunTime(job_type);
+  if (average.samples > 0) return average.value;
+  const JobTypeConfig* type = config.FindJobType(job_type);
+  return type != nullptr ? type->expected_duration : 120 * policy::kMicrosPerSecond;
+}
+
+// Slots and running renders the job competes for: its resource's, capped by
+// the global limit, or the global ones.
+policy::WaitInput WaitInputFor(const Config& config, const char* resource, TimestampTz now) {
+  int slots = GlobalLimitAt(config, now);
+  int64 running = ReadCounter(MakeKey(CounterKind::kRunningTotal));
+  const ResourceConfig* limited = resource != nullptr ? config.FindResource(resource) : nullptr;
+  if (limited != nullptr) {
+    slots = std::min(slots, ResourceLimitAt(config, *limited, now));
+    running = ReadCounter(MakeKey(CounterKind::kRunningResource, 0, 0, resource));
+  }
+  return policy::WaitInput{0, slots, running, 0};
+}
+
+Datum JobStatus(FunctionCallInfo fcinfo) {
+  const Config& config = RefreshConfig();
+  int64 job_id = RequiredJobId(fcinfo, 0);
+  TupleDesc desc;
+  if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+    elog(ERROR, "queue: job_status must return a record");
+  desc = BlessTupleDesc(desc);
+  EnsureCountersValid();
+  TimestampTz now = GetCurrentTransactionStartTimestamp();
+
+  SpiConnect();
+  ReadVisibleJob(job_id);
+  Datum values[11];
+  bool nulls[11];
+  std::fill(std::begin(nulls), std::end(nulls), true);
+  bool isnull;
+  values[0] = Int64GetDatum(job_id);
+  nulls[0] = false;
+  values[1] = SpiValueNotNull(0, kStatus);
+  nulls[1] = false;
+  int columns_from_row[6][2] = {{5, kAttempts},  {6, kMaxAttempts}, {7, kLastError},
+                                {8, kEnqueuedAt}, {9, kStartedAt},  {10, kFinishedAt}};
+  for (auto [out, in] : columns_from_row) {
+    Datum value = SpiValue(0, in, &isnull);
+    bool by_value = in != kLastError;  // integers and timestamps are passed by value
+    if (!isnull) values[out] = by_value ? value : SPI_datumTransfer(value, false, -1);
+    nulls[out] = isnull;
+  }
+  char* job_type = SpiText(0, kJobType);
+  char* resource = SpiText(0, kResource);
+  TimestampTz run_at = DatumGetTimestampTz(SpiValueNotNull(0, kRunAt));
+
+  switch (StatusFromDatum(values[1])) {
+    case policy::JobStatus::kQueued: {
+      policy::WaitInput input = WaitInputFor(config, resource, now);
+      input.position = QueuePosition(job_id, PriorityFromDatum(SpiValueNotNull(0, kPriority)));
+      input.mean_duration = MeanDuration(config, job_type);
+      values[2] = Int32GetDatum(ClampToInt32(input.position));
+      nulls[2] = false;
+      if (std::optional<policy::Micros> wait = policy::EstimateWait(input)) {
+        TimestampTz start = std::max(now + *wait, run_at);
+        values[3] = IntervalDatum(start - now);
+        values[4] = TimestampTzGetDatum(start);
+        nulls[3] = nulls[4] = false;
+      }
+      break;
+    }
+    case policy::JobStatus::kRetrying:
+      values[3] = IntervalDatum(std::max<int64>(0, run_at - now));
+      values[4] = TimestampTzGetDatum(std::max(run_at, now));
+      nulls[3] = nulls[4] = false;
+      break;
+    case policy::JobStatus::kProcessing:
+      values[3] = IntervalDatum(0);
+      values[4] = values[9];
+      nulls[3] = false;
+      nulls[4] = nulls[9];
+      break;
+    default:
+      break;
+  }
+  SpiFinish();
+  return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
+}  // namespace
+
+}  // namespace queue
+
+extern "C" {
+PG_FUNCTION_INFO_V1(queue_position);
+PG_FUNCTION_INFO_V1(queue_job_status);
+Datum queue_position(PG_FUNCTION_ARGS) {
+  return queue::Guard([&] { return queue::Position(fcinfo); });
+}
+Datum queue_job_status(PG_FUNCTION_ARGS) {
+  return queue::Guard([&] { return queue::JobStatus(fcinfo); });
+}
+}

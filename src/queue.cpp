@@ -1,0 +1,35 @@
+// The queue module: a render-farm job scheduler inside PostgreSQL.
+//
+// Loading the module defines its settings; preloading it (shared_preload_
+// libraries) also reserves the shared counters and starts the background
+// worker. Each concern lives in its own file; this one only wires them up.
+#include "queue/boundary.hpp"
+#include "queue/background_worker.hpp"
+#include "queue/gucs.hpp"
+#include "queue/ledger.hpp"
+#include "queue/shared_counters.hpp"
+
+extern "C" {
+PG_MODULE_MAGIC;
+
+void _PG_init(void) {
+  queue::Guard([] {
+    queue::DefineSettings();
+    queue::RegisterLedgerCallbacks();
+    if (process_shared_preload_libraries_in_progress) {
+      queue::RequestSharedCounters();
+      queue::RegisterBackgroundWorker();
+    }
+    return static_cast<Datum>(0);
+  });
+}
+
+PG_FUNCTION_INFO_V1(queue_require_preload);
+// Refuse CREATE EXTENSION unless the library was preloaded.
+Datum queue_require_preload(PG_FUNCTION_ARGS) {
+  return queue::Guard([] {
+    queue::RequireSharedCounters();
+    PG_RETURN_VOID();
+  });
+}
+}

@@ -1,0 +1,137 @@
+// queue.stats(), queue.is_peak_hour() and queue.effective_limit().
+//
+// Counts come from the shared counters and recent figures from the per-minute
+// ring, so stats() costs the same with ten queued jobs or a million; only
+// the age of the oldest queued job is read from the table (one index probe
+// per priority).
+#include "queue/arguments.hpp"
+#include "queue/boundary.hpp"
+#include "queue/config.hpp"
+#include "queue/shared_counters.hpp"
+#include "queue/spi.hpp"
+
+extern "C" {
+#include "lib/stringinfo.h"
+#include "utils/json.h"
+}
+
+namespace queue {
+
+namespace {
+
+constexpr int kStatsColumns = 18;
+
+SavedPlan oldest_queued = {
+    "SELECT now() - min(first.enqueued_at) FROM unnest(enum_range(NULL::queue.priority)) p,"
+    " LATERAL (SELECT enqueued_at FROM queue.jobs"
+    "          WHERE status = 'queued' AND priority = p ORDER BY id LIMIT 1) first",
+    0, {}, nullptr};
+
+Datum IntervalDatum(policy::Micros micros) {
+  auto* interval = static_cast<Interval*>(palloc0(sizeof(Interval)));
+  interval->time = micros;
+  return IntervalPGetDatum(interval);
+}
+
+// {"manim": {"running": 2, "limit": 4}, ...} for every configured resource.
+Datum ProcessingByResource(const Config& config, TimestampTz now) {
+  StringInfoData json;
+  initStringInfo(&json);
+  appendStringInfoChar(&json, '{');
+  for (size_t i = 0; i < config.resources.size(); i++) {
+    const ResourceConfig& resource = config.resources[i];
+    if (i > 0) appendStringInfoString(&json, ", ");
+    escape_json(&json, resource.name.c_str());
+    appendStringInfo(&json, ": {\"running\": %lld, \"limit\": %d}",
+                     (long long)ReadCounter(
+                         MakeKey(CounterKind::kRunningResource, 0, 0, resource.name)),
+                     ResourceLimitAt(config, resource, now));
+  }
+  appendStringInfoChar(&json, '}');
+  return DirectFunctionCall1(jsonb_in, CStringGetDatum(json.data));
+}
+
+Datum Stats(FunctionCallInfo fcinfo) {
+  const Config& config = RefreshConfig();
+  TupleDesc desc;
+  if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+    elog(ERROR, "queue: stats must return a record");
+  desc = BlessTupleDesc(desc);
+  EnsureCountersValid();
+  TimestampTz now = GetCurrentTransactionStartTimestamp();
+
+  Datum values[kStatsColumns];
+  bool nulls[kStatsColumns] = {};
+  int column = 0;
+  for (policy::JobStatus status : policy::kAllJobStatuses)
+    values[column++] = Int64GetDatum(ReadCounter(MakeKey(CounterKind::kStatus, static_cast<int>(status))));
+  for (policy::Priority priority : policy::kAllPriorities)
+    values[column++] =
+        Int64GetDatum(ReadCounter(MakeKey(CounterKind::kQueuedPriority, static_cast<int>(priority))));
+  values[column++] = ProcessingByResource(config, now);
+  values[column++] = Int32GetDatum(GlobalLimitAt(config, now));
+  values[column++] = BoolGetDatum(IsPeakAt(config, now));
+
+  SpiConnect();
+  SpiRun(oldest_queued, nullptr, nullptr, SPI_OK_SELECT);
+  bool isnull = false;
+  Datum oldest = SpiValue(0, 1, &isnull);
+  nulls[column] = isnull;
+  values[column++] = isnull ? 0 : SPI_datumTransfer(oldest, false, sizeof(Interval));
+  SpiFinish();
+
+  int64 minute_now = now / (60 * policy::kMicrosPerSecond);
+  int64 window_minutes = std::max<int64>(1, config.stats_window / (60 * policy::kMicrosPerSecond));
+  MinuteStats recent = SumMinuteStats(minute_now - window_minutes + 1, minute_now);
+  nulls[column] = recent.started == 0;
+  values[column++] = recent.started == 0 ? 0 : IntervalDatum(recent.wait_sum / recent.started);
+  nulls[column] = recent.completed == 0;
+  values[column++] = recent.completed == 0 ? 0 : IntervalDatum(recent.run_sum / recent.completed);
+  values[column++] = Float8GetDatum(static_cast<double>(recent.completed) / window_minutes);
+  int64 ended = recent.completed + recent.failed;
+  values[column++] = Float8GetDatum(ended == 0 ? 0.0 : static_cast<double>(recent.failed) / ended);
+  values[column++] = IntervalDatum(window_minutes * 60 * policy::kMicrosPerSecond);
+  Assert(column == kStatsColumns);
+  return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
+// The `at` argument: given and finite.
+TimestampTz RequiredMoment(FunctionCallInfo fcinfo, int index) {
+  RequireArgument(fcinfo, index, "at");
+  TimestampTz at = PG_GETARG_TIMESTAMPTZ(index);
+  if (TIMESTAMP_NOT_FINITE(at))
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("at must be a finite time")));
+  return at;
+}
+
+Datum IsPeakHour(FunctionCallInfo fcinfo) {
+  const Config& config = RefreshConfig();
+  PG_RETURN_BOOL(IsPeakAt(config, RequiredMoment(fcinfo, 0)));
+}
+
+Datum EffectiveLimit(FunctionCallInfo fcinfo) {
+  const Config& config = RefreshConfig();
+  TimestampTz at = RequiredMoment(fcinfo, 1);
+  if (PG_ARGISNULL(0)) PG_RETURN_INT32(GlobalLimitAt(config, at));
+  char* name = TextDatumGetCString(PG_GETARG_DATUM(0));
+  PG_RETURN_INT32(ResourceLimitAt(config, RequireResource(config, name), at));
+}
+
+}  // namespace
+
+}  // namespace queue
+
+extern "C" {
+PG_FUNCTION_INFO_V1(queue_stats);
+PG_FUNCTION_INFO_V1(queue_is_peak_hour);
+PG_FUNCTION_INFO_V1(queue_effective_limit);
+Datum queue_stats(PG_FUNCTION_ARGS) {
+  return queue::Guard([&] { return queue::Stats(fcinfo); });
+}
+Datum queue_is_peak_hour(PG_FUNCTION_ARGS) {
+  return queue::Guard([&] { return queue::IsPeakHour(fcinfo); });
+}
+Datum queue_effective_limit(PG_FUNCTION_ARGS) {
+  return queue::Guard([&] { return queue::EffectiveLimit(fcinfo); });
+}
+}

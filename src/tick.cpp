@@ -1,0 +1,136 @@
+// queue.tick(): one maintenance pass, run by the background worker every
+// queue.tick_interval, or by pg_cron where the worker is off.
+//
+// Every step works on rows it locks with SKIP LOCKED, in bounded batches, so
+// passes may overlap with each other and with the SQL API: a row another
+// session is changing is left for the next pass.
+#include "queue/tick.hpp"
+
+#include "queue/attempts.hpp"
+#include "queue/boundary.hpp"
+#include "queue/config.hpp"
+#include "queue/shared_counters.hpp"
+#include "queue/spi.hpp"
+
+namespace queue {
+
+namespace {
+
+constexpr int kBatch = 1000;
+
+// $1 batch size. Attempts past their deadline, oldest first.
+SavedPlan overdue_attempts = {
+    "SELECT id, attempts, max_attempts, cancel_requested, timeout::text FROM queue.jobs"
+    " WHERE status = 'processing' AND deadline < now()"
+    " ORDER BY deadline LIMIT $1 FOR UPDATE SKIP LOCKED",
+    1, {INT4OID}, nullptr};
+
+// $1 worker_timeout in microseconds.
+SavedPlan mark_dead_workers = {
+    "UPDATE queue.workers SET state = 'dead'"
+    " WHERE state <> 'dead' AND last_heartbeat < now() - $1 * interval '1 microsecond'",
+    1, {INT8OID}, nullptr};
+
+SavedPlan orphaned_attempts = {
+    "SELECT j.id, j.attempts, j.max_attempts, j.cancel_requested, j.worker_id"
+    " FROM queue.jobs j JOIN queue.workers w ON w.worker_id = j.worker_id"
+    " WHERE j.status = 'processing' AND w.state = 'dead'"
+    " ORDER BY j.id LIMIT $1 FOR UPDATE OF j SKIP LOCKED",
+    1, {INT4OID}, nullptr};
+
+SavedPlan release_retries = {
+    "WITH released AS ("
+    "  UPDATE queue.jobs SET status = 'queued' WHERE id IN ("
+    "    SELECT id FROM queue.jobs WHERE status = 'retrying' AND run_at <= now()"
+    "    ORDER BY run_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
+    "  RETURNING id),"
+    " logged AS ("
+    "  INSERT INTO queue.job_events (job_id, from_status, to_status, detail)"
+    "  SELECT id, 'retrying', 'queued', 'retry due' FROM released)"
+    "SELECT count(*) FROM released",
+    1, {INT4OID}, nullptr};
+
+// $1 retention in microseconds, $2 batch size.
+SavedPlan prune_finished = {
+    "WITH pruned AS ("
+    "  DELETE FROM queue.jobs WHERE id IN ("
+    "    SELECT id FROM queue.jobs"
+    "    WHERE finished_at < now() - $1 * interval '1 microsecond'"
+    "    ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
+    "  RETURNING id),"
+    " events AS (DELETE FROM queue.job_events WHERE job_id IN (SELECT id FROM pruned))"
+    "SELECT count(*) FROM pruned",
+    2, {INT8OID, INT4OID}, nullptr};
+
+SavedPlan count_alerts = {"SELECT count(*) FROM queue.alerts", 0, {}, nullptr};
+
+int64 CountResult() { return DatumGetInt64(SpiValueNotNull(0, 1)); }
+
+// Read locked failed attempts from the current result (id, attempts,
+// max_attempts, cancel_requested, <text for the error>) and end them.
+int EndFailedAttempts(const Config& config, uint64 rows, bool backoff, const char* error_format) {
+  if (rows == 0) return 0;
+  TimestampTz now = GetCurrentTransactionStartTimestamp();
+  auto* ends = static_cast<AttemptEnd*>(palloc(sizeof(AttemptEnd) * rows));
+  for (uint64 i = 0; i < rows; i++) {
+    FailedAttempt attempt{DatumGetInt64(SpiValueNotNull(i, 1)), DatumGetInt32(SpiValueNotNull(i, 2)),
+                          DatumGetInt32(SpiValueNotNull(i, 3)), DatumGetBool(SpiValueNotNull(i, 4))};
+    ends[i] = DecideFailure(config, attempt, true, backoff, now, psprintf(error_format, SpiText(i, 5)));
+  }
+  return static_cast<int>(EndAttempts(ends, static_cast<int>(rows)));
+}
+
+}  // namespace
+
+TickResult RunTick() {
+  const Config& config = RefreshConfig();
+  EnsureCountersValid();
+  TickResult result{};
+  Datum batch = Int32GetDatum(kBatch);
+  SpiConnect();
+
+  uint64 rows = SpiRun(overdue_attempts, &batch, nullptr, SPI_OK_SELECT);
+  result.timed_out = EndFailedAttempts(config, rows, true, "attempt timed out after %s");
+
+  Datum worker_timeout = Int64GetDatum(config.worker_timeout);
+  result.dead_workers = static_cast<int>(
+      SpiRun(mark_dead_workers, &worker_timeout, nullptr, SPI_OK_UPDATE));
+  rows = SpiRun(orphaned_attempts, &batch, nullptr, SPI_OK_SELECT);
+  result.recovered = EndFailedAttempts(config, rows, false,
+                                       "worker %s stopped sending heartbeats");
+
+  SpiRun(release_retries, &batch, nullptr, SPI_OK_SELECT);
+  result.released = static_cast<int>(CountResult());
+
+  Datum prune_args[2] = {Int64GetDatum(config.retention), batch};
+  SpiRun(prune_finished, prune_args, nullptr, SPI_OK_SELECT);
+  result.pruned = static_cast<int>(CountResult());
+  CompactCounters();
+
+  SpiRun(count_alerts, nullptr, nullptr, SPI_OK_SELECT);
+  result.alerts = static_cast<int>(CountResult());
+  SpiFinish();
+  return result;
+}
+
+static Datum Tick(FunctionCallInfo fcinfo) {
+  TupleDesc desc;
+  if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+    elog(ERROR, "queue: tick must return a record");
+  desc = BlessTupleDesc(desc);
+  TickResult result = RunTick();
+  Datum values[6] = {Int32GetDatum(result.timed_out), Int32GetDatum(result.released),
+                     Int32GetDatum(result.dead_workers), Int32GetDatum(result.recovered),
+                     Int32GetDatum(result.pruned), Int32GetDatum(result.alerts)};
+  bool nulls[6] = {};
+  return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
+}  // namespace queue
+
+extern "C" {
+PG_FUNCTION_INFO_V1(queue_tick);
+Datum queue_tick(PG_FUNCTION_ARGS) {
+  return queue::Guard([&] { return queue::Tick(fcinfo); });
+}
+}
