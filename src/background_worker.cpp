@@ -27,7 +27,7 @@ namespace queue {
 namespace {
 
 constexpr int kRestartSeconds = 5;
-constexpr long kIdleCheckMillis = 10000;  // re-check for the extension or promotion
+constexpr long kIdleCheckMillis = 10000;  // re-check for the extension being installed
 
 // Why the worker is not ticking, logged once per change.
 enum class Idle { kNone, kDisabled, kStandby, kNotInstalled };
@@ -90,7 +90,8 @@ void WorkerLoop() {
       idle = Idle::kStandby;
     else if (!TickOnce())
       idle = Idle::kNotInstalled;
-    if (idle != Idle::kNone) wait = kIdleCheckMillis;
+    // A standby is checked for promotion every interval; the rest rarely change.
+    if (idle == Idle::kDisabled || idle == Idle::kNotInstalled) wait = kIdleCheckMillis;
     if (idle != logged || first) LogIdleOnce(logged, idle);
     first = false;
 
@@ -100,7 +101,10 @@ void WorkerLoop() {
     CHECK_FOR_INTERRUPTS();
     if (ConfigReloadPending) {
       ConfigReloadPending = false;
+      int previous_interval = queue_tick_interval;
       ProcessConfigFile(PGC_SIGHUP);
+      if (queue_tick_interval != previous_interval)
+        ereport(LOG, (errmsg("queue worker: tick interval is now %d ms", queue_tick_interval)));
     }
   }
 }
