@@ -81,7 +81,7 @@ else
 fi
 tap_tests() {
   (cd "$tree" && as_postgres env PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
-    prove -I /usr/lib/postgresql/15/lib/pgxs/src/test/perl test/tap/)
+    prove -I /usr/lib/postgresql/15/lib/pgxs/src/test/perl test/tap/*.pl)
 }
 suite "TAP: worker, crash and replication" tap_tests
 

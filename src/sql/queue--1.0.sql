@@ -407,6 +407,48 @@ COMMENT ON FUNCTION queue.drain_worker(text) IS
     'stops giving a worker new jobs; its running jobs finish normally';
 
 ------------------------------------------------------------------------------
+-- Scheduled batches (the morning daily_ca run from pg_cron)
+------------------------------------------------------------------------------
+
+CREATE TABLE queue.batches (
+    batch_key   text PRIMARY KEY
+        CONSTRAINT batch_key_length CHECK (length(batch_key) BETWEEN 1 AND 200),
+    job_type    text NOT NULL,
+    jobs        integer NOT NULL,
+    enqueued_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE queue.batches IS 'batches already enqueued, so a re-run of a schedule adds nothing';
+SELECT pg_catalog.pg_extension_config_dump('queue.batches', '');
+
+CREATE FUNCTION queue.enqueue_batch(job_type text, batch_key text, payloads jsonb[])
+RETURNS integer
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    added integer;
+BEGIN
+    IF job_type IS NULL OR batch_key IS NULL OR payloads IS NULL THEN
+        RAISE EXCEPTION 'job_type, batch_key and payloads must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    INSERT INTO queue.batches (batch_key, job_type, jobs)
+    VALUES (batch_key, job_type, coalesce(array_length(payloads, 1), 0))
+    ON CONFLICT DO NOTHING;
+    IF NOT FOUND THEN
+        RETURN 0;
+    END IF;
+    SELECT count(queue.enqueue(enqueue_batch.job_type, p.payload,
+                               dedupe_key => enqueue_batch.batch_key || ':' || p.n))
+      INTO added
+      FROM unnest(payloads) WITH ORDINALITY AS p(payload, n);
+    RETURN added;
+END
+$$;
+COMMENT ON FUNCTION queue.enqueue_batch(text, text, jsonb[]) IS
+    'enqueues one job per payload, once per batch_key: a second call with the same key adds nothing and returns 0';
+
+------------------------------------------------------------------------------
 -- Admin views: SELECT * FROM queue.overview \watch 5
 ------------------------------------------------------------------------------
 
@@ -484,7 +526,7 @@ GRANT EXECUTE ON FUNCTION
 GRANT SELECT ON queue.overview, queue.recent_jobs, queue.worker_load, queue.alerts,
     queue.settings, queue.resources, queue.job_types, queue.peak_windows
     TO queue_dashboard;
-GRANT EXECUTE ON FUNCTION queue.tick() TO queue_admin;
+GRANT EXECUTE ON FUNCTION queue.tick(), queue.enqueue_batch(text, text, jsonb[]) TO queue_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON queue.settings, queue.resources, queue.job_types,
     queue.peak_windows TO queue_admin;
-GRANT SELECT ON queue.jobs, queue.job_events, queue.workers TO queue_admin;
+GRANT SELECT ON queue.jobs, queue.job_events, queue.workers, queue.batches TO queue_admin;
