@@ -7,6 +7,7 @@
 
 #include "queue/arguments.hpp"
 #include "queue/boundary.hpp"
+#include "queue/datums.hpp"
 #include "queue/ledger.hpp"
 #include "queue/spi.hpp"
 
@@ -129,22 +130,19 @@ AttemptEnd DecideFailure(const Config& config, const FailedAttempt& attempt, boo
 }
 
 uint64 EndAttempts(const AttemptEnd* ends, int count) {
-  Datum* ids = static_cast<Datum*>(palloc(sizeof(Datum) * count));
-  Datum* statuses = static_cast<Datum*>(palloc(sizeof(Datum) * count));
-  Datum* run_ats = static_cast<Datum*>(palloc(sizeof(Datum) * count));
-  Datum* errors = static_cast<Datum*>(palloc(sizeof(Datum) * count));
+  auto* ids = static_cast<int64*>(palloc(sizeof(int64) * count));
+  auto* statuses = static_cast<char**>(palloc(sizeof(char*) * count));
+  auto* run_ats = static_cast<TimestampTz*>(palloc(sizeof(TimestampTz) * count));
+  auto* errors = static_cast<char**>(palloc(sizeof(char*) * count));
   for (int i = 0; i < count; i++) {
     std::string_view status = policy::JobStatusName(ends[i].status);
-    ids[i] = Int64GetDatum(ends[i].job_id);
-    statuses[i] = PointerGetDatum(cstring_to_text_with_len(status.data(), status.size()));
-    run_ats[i] = TimestampTzGetDatum(ends[i].run_at);
-    errors[i] = CStringGetTextDatum(ends[i].error);
+    ids[i] = ends[i].job_id;
+    statuses[i] = pnstrdup(status.data(), status.size());
+    run_ats[i] = ends[i].run_at;
+    errors[i] = const_cast<char*>(ends[i].error);
   }
-  Datum args[4] = {
-      PointerGetDatum(construct_array(ids, count, INT8OID, 8, true, TYPALIGN_DOUBLE)),
-      PointerGetDatum(construct_array(statuses, count, TEXTOID, -1, false, TYPALIGN_INT)),
-      PointerGetDatum(construct_array(run_ats, count, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE)),
-      PointerGetDatum(construct_array(errors, count, TEXTOID, -1, false, TYPALIGN_INT))};
+  Datum args[4] = {Int64ArrayDatum(ids, count), TextArrayDatum(statuses, count),
+                   TimestampArrayDatum(run_ats, count), TextArrayDatum(errors, count)};
   uint64 ended = SpiRun(end_attempts, args, nullptr, SPI_OK_SELECT);
   if (ended > 0)
     RecordMinuteStats(MinuteStats{CurrentMinute(), 0, static_cast<int64>(ended), 0, 0, 0});

@@ -9,6 +9,7 @@
 #include "queue/arguments.hpp"
 #include "queue/boundary.hpp"
 #include "queue/config.hpp"
+#include "queue/datums.hpp"
 #include "queue/ledger.hpp"
 #include "queue/spi.hpp"
 
@@ -50,19 +51,6 @@ SavedPlan claim_jobs = {
     "  SELECT id, 'queued', 'processing', worker_id, 'attempt ' || attempts FROM claimed)"
     "SELECT * FROM claimed ORDER BY priority, id",
     2, {INT8ARRAYOID, TEXTOID}, nullptr};
-
-// Text array datum of C strings.
-Datum TextArray(char** items, int count) {
-  Datum* datums = static_cast<Datum*>(palloc(sizeof(Datum) * (count + 1)));
-  for (int i = 0; i < count; i++) datums[i] = CStringGetTextDatum(items[i]);
-  return PointerGetDatum(construct_array(datums, count, TEXTOID, -1, false, TYPALIGN_INT));
-}
-
-Datum IdArray(const int64* ids, int count) {
-  Datum* datums = static_cast<Datum*>(palloc(sizeof(Datum) * (count + 1)));
-  for (int i = 0; i < count; i++) datums[i] = Int64GetDatum(ids[i]);
-  return PointerGetDatum(construct_array(datums, count, INT8OID, 8, true, TYPALIGN_DOUBLE));
-}
 
 bool Contains(char** items, int count, const char* item) {
   for (int i = 0; i < count; i++)
@@ -144,9 +132,9 @@ Datum Dequeue(FunctionCallInfo fcinfo) {
   // Each round either fills the claim or excludes one more full resource.
   for (int round = 0; claimed < reserved && round <= resource_count; round++) {
     int ask = reserved - claimed;
-    Datum args[5] = {PG_ARGISNULL(kResources) ? 0 : TextArray(wanted, wanted_count),
-                     TextArray(full, full_count), Int32GetDatum(ask), worker.resources,
-                     IdArray(ids, claimed)};
+    Datum args[5] = {PG_ARGISNULL(kResources) ? 0 : TextArrayDatum(wanted, wanted_count),
+                     TextArrayDatum(full, full_count), Int32GetDatum(ask), worker.resources,
+                     Int64ArrayDatum(ids, claimed)};
     char nulls[5] = {args[0] ? ' ' : 'n', ' ', ' ', worker.resources ? ' ' : 'n', ' '};
     uint64 found = SpiRun(find_candidates, args, nulls, SPI_OK_SELECT);
     bool excluded_more = false;
@@ -168,7 +156,7 @@ Datum Dequeue(FunctionCallInfo fcinfo) {
   }
 
   if (claimed > 0) {
-    Datum args[2] = {IdArray(ids, claimed), CStringGetTextDatum(worker_id)};
+    Datum args[2] = {Int64ArrayDatum(ids, claimed), CStringGetTextDatum(worker_id)};
     uint64 rows = SpiRun(claim_jobs, args, nullptr, SPI_OK_SELECT);
     for (uint64 i = 0; i < rows; i++) tuplestore_puttuple(result, SPI_tuptable->vals[i]);
     RecordStarts(rows);

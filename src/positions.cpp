@@ -8,6 +8,7 @@
 #include "queue/arguments.hpp"
 #include "queue/boundary.hpp"
 #include "queue/config.hpp"
+#include "queue/datums.hpp"
 #include "queue/enums.hpp"
 #include "queue/shared_counters.hpp"
 #include "queue/spi.hpp"
@@ -63,12 +64,6 @@ int64 QueuePosition(int64 job_id, policy::Priority priority) {
   SpiRun(count_in_block, args, nullptr, SPI_OK_SELECT);
   ahead += DatumGetInt64(SpiValueNotNull(0, 1));
   return ahead + 1;
-}
-
-Datum IntervalDatum(policy::Micros micros) {
-  auto* interval = static_cast<Interval*>(palloc0(sizeof(Interval)));
-  interval->time = micros;
-  return IntervalPGetDatum(interval);
 }
 
 int32 ClampToInt32(int64 value) { return static_cast<int32>(std::min<int64>(value, PG_INT32_MAX)); }

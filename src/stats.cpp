@@ -7,6 +7,7 @@
 #include "queue/arguments.hpp"
 #include "queue/boundary.hpp"
 #include "queue/config.hpp"
+#include "queue/datums.hpp"
 #include "queue/shared_counters.hpp"
 #include "queue/spi.hpp"
 
@@ -26,12 +27,6 @@ SavedPlan oldest_queued = {
     " LATERAL (SELECT enqueued_at FROM queue.jobs"
     "          WHERE status = 'queued' AND priority = p ORDER BY id LIMIT 1) first",
     0, {}, nullptr};
-
-Datum IntervalDatum(policy::Micros micros) {
-  auto* interval = static_cast<Interval*>(palloc0(sizeof(Interval)));
-  interval->time = micros;
-  return IntervalPGetDatum(interval);
-}
 
 // {"manim": {"running": 2, "limit": 4}, ...} for every configured resource.
 Datum ProcessingByResource(const Config& config, TimestampTz now) {

@@ -1,0 +1,20 @@
+// Building PostgreSQL datums from plain C++ values.
+#pragma once
+
+#include "queue/pg.hpp"
+
+namespace queue {
+
+// An interval of the given microseconds.
+Datum IntervalDatum(policy::Micros micros);
+
+// A text[] of C strings.
+Datum TextArrayDatum(char* const* items, int count);
+
+// A bigint[].
+Datum Int64ArrayDatum(const int64* values, int count);
+
+// A timestamptz[].
+Datum TimestampArrayDatum(const TimestampTz* values, int count);
+
+}  // namespace queue
