@@ -42,7 +42,12 @@ GRANT queue_admin TO regress_admin;
 
 -- SECURITY DEFINER functions pin search_path; nothing is executable by PUBLIC.
 SELECT p.proname, p.prosecdef, p.proconfig
-  FROM pg_proc p WHERE p.pronamespace = 'queue'::regnamespace ORDER BY p.proname;
+  FROM pg_proc p
+ WHERE p.pronamespace = 'queue'::regnamespace
+   AND p.proname IN ('enqueue', 'dequeue', 'complete', 'fail', 'cancel', 'position', 'job_status',
+                     'stats', 'is_peak_hour', 'effective_limit', 'tick', 'register_worker',
+                     'heartbeat', 'drain_worker')
+ ORDER BY p.proname;
 SELECT count(*) AS definer_without_search_path
   FROM pg_proc p
  WHERE p.pronamespace = 'queue'::regnamespace AND p.prosecdef
