@@ -151,13 +151,5 @@ uint64 EndAttempts(const AttemptEnd* ends, int count) {
 
 }  // namespace queue
 
-extern "C" {
-PG_FUNCTION_INFO_V1(queue_complete);
-PG_FUNCTION_INFO_V1(queue_fail);
-Datum queue_complete(PG_FUNCTION_ARGS) {
-  return queue::Guard([&] { return queue::Complete(fcinfo); });
-}
-Datum queue_fail(PG_FUNCTION_ARGS) {
-  return queue::Guard([&] { return queue::Fail(fcinfo); });
-}
-}
+QUEUE_SQL_FUNCTION(queue_complete, queue::Complete)
+QUEUE_SQL_FUNCTION(queue_fail, queue::Fail)

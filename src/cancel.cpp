@@ -63,9 +63,4 @@ Datum Cancel(FunctionCallInfo fcinfo) {
 
 }  // namespace queue
 
-extern "C" {
-PG_FUNCTION_INFO_V1(queue_cancel);
-Datum queue_cancel(PG_FUNCTION_ARGS) {
-  return queue::Guard([&] { return queue::Cancel(fcinfo); });
-}
-}
+QUEUE_SQL_FUNCTION(queue_cancel, queue::Cancel)

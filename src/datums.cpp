@@ -3,6 +3,13 @@
 
 namespace queue {
 
+TupleDesc ResultRowDescriptor(FunctionCallInfo fcinfo) {
+  TupleDesc desc;
+  if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+    elog(ERROR, "queue: function must return a row type");
+  return BlessTupleDesc(desc);
+}
+
 Datum IntervalDatum(policy::Micros micros) {
   auto* interval = static_cast<Interval*>(palloc0(sizeof(Interval)));
   interval->time = micros;

@@ -170,9 +170,4 @@ Datum Dequeue(FunctionCallInfo fcinfo) {
 
 }  // namespace queue
 
-extern "C" {
-PG_FUNCTION_INFO_V1(queue_dequeue);
-Datum queue_dequeue(PG_FUNCTION_ARGS) {
-  return queue::Guard([&] { return queue::Dequeue(fcinfo); });
-}
-}
+QUEUE_SQL_FUNCTION(queue_dequeue, queue::Dequeue)

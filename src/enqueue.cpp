@@ -130,9 +130,4 @@ Datum Enqueue(FunctionCallInfo fcinfo) {
 
 }  // namespace queue
 
-extern "C" {
-PG_FUNCTION_INFO_V1(queue_enqueue);
-Datum queue_enqueue(PG_FUNCTION_ARGS) {
-  return queue::Guard([&] { return queue::Enqueue(fcinfo); });
-}
-}
+QUEUE_SQL_FUNCTION(queue_enqueue, queue::Enqueue)

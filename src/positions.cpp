@@ -106,10 +106,7 @@ policy::WaitInput WaitInputFor(const Config& config, const char* resource, Times
 Datum JobStatus(FunctionCallInfo fcinfo) {
   const Config& config = RefreshConfig();
   int64 job_id = RequiredJobId(fcinfo, 0);
-  TupleDesc desc;
-  if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-    elog(ERROR, "queue: job_status must return a record");
-  desc = BlessTupleDesc(desc);
+  TupleDesc desc = ResultRowDescriptor(fcinfo);
   EnsureCountersValid();
   TimestampTz now = GetCurrentTransactionStartTimestamp();
 
@@ -172,13 +169,5 @@ Datum JobStatus(FunctionCallInfo fcinfo) {
 
 }  // namespace queue
 
-extern "C" {
-PG_FUNCTION_INFO_V1(queue_position);
-PG_FUNCTION_INFO_V1(queue_job_status);
-Datum queue_position(PG_FUNCTION_ARGS) {
-  return queue::Guard([&] { return queue::Position(fcinfo); });
-}
-Datum queue_job_status(PG_FUNCTION_ARGS) {
-  return queue::Guard([&] { return queue::JobStatus(fcinfo); });
-}
-}
+QUEUE_SQL_FUNCTION(queue_position, queue::Position)
+QUEUE_SQL_FUNCTION(queue_job_status, queue::JobStatus)

@@ -95,20 +95,26 @@ void RemoveDatabaseCounters() {
   }
 }
 
-// Find or create a counter under the exclusive lock; error when the hash is full.
-SharedCounter* EnterCounter(const CounterKey& key) {
+// Find or create a counter under the exclusive lock; nullptr when the hash is full.
+SharedCounter* EnterCounterOrNull(const CounterKey& key) {
   bool found = false;
   auto* counter = static_cast<SharedCounter*>(hash_search(counters, &key, HASH_ENTER_NULL, &found));
+  if (counter != nullptr && !found) {
+    counter->value = 0;
+    counter->samples = 0;
+    counter->pins = 0;
+  }
+  return counter;
+}
+
+// Find or create a counter under the exclusive lock; error when the hash is full.
+SharedCounter* EnterCounter(const CounterKey& key) {
+  SharedCounter* counter = EnterCounterOrNull(key);
   if (counter == nullptr) {
     LWLockRelease(shared->lock);
     ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("queue counters are full"),
                     errhint("Raise queue.max_counters (now %d) and restart the server.",
                             queue_max_counters)));
-  }
-  if (!found) {
-    counter->value = 0;
-    counter->samples = 0;
-    counter->pins = 0;
   }
   return counter;
 }
@@ -298,14 +304,8 @@ void SettleCounters(const std::vector<std::pair<SharedCounter*, int64>>& settlem
 void AddRunTimeSample(std::string_view job_type, policy::Micros run_time) noexcept {
   CounterKey key = MakeKey(CounterKind::kRunTime, 0, 0, job_type);
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-  bool found = false;
-  auto* counter = static_cast<SharedCounter*>(hash_search(counters, &key, HASH_ENTER_NULL, &found));
-  if (counter != nullptr) {
-    if (!found) {
-      counter->value = 0;
-      counter->samples = 0;
-      counter->pins = 0;
-    }
+  // A full hash only costs this sample: estimates fall back to expected_duration.
+  if (SharedCounter* counter = EnterCounterOrNull(key)) {
     policy::RunTimeAverage average{counter->value, counter->samples};
     average = policy::AddSample(average, run_time);
     counter->value = average.mean;

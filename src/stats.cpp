@@ -48,10 +48,7 @@ Datum ProcessingByResource(const Config& config, TimestampTz now) {
 
 Datum Stats(FunctionCallInfo fcinfo) {
   const Config& config = RefreshConfig();
-  TupleDesc desc;
-  if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-    elog(ERROR, "queue: stats must return a record");
-  desc = BlessTupleDesc(desc);
+  TupleDesc desc = ResultRowDescriptor(fcinfo);
   EnsureCountersValid();
   TimestampTz now = GetCurrentTransactionStartTimestamp();
 
@@ -116,17 +113,6 @@ Datum EffectiveLimit(FunctionCallInfo fcinfo) {
 
 }  // namespace queue
 
-extern "C" {
-PG_FUNCTION_INFO_V1(queue_stats);
-PG_FUNCTION_INFO_V1(queue_is_peak_hour);
-PG_FUNCTION_INFO_V1(queue_effective_limit);
-Datum queue_stats(PG_FUNCTION_ARGS) {
-  return queue::Guard([&] { return queue::Stats(fcinfo); });
-}
-Datum queue_is_peak_hour(PG_FUNCTION_ARGS) {
-  return queue::Guard([&] { return queue::IsPeakHour(fcinfo); });
-}
-Datum queue_effective_limit(PG_FUNCTION_ARGS) {
-  return queue::Guard([&] { return queue::EffectiveLimit(fcinfo); });
-}
-}
+QUEUE_SQL_FUNCTION(queue_stats, queue::Stats)
+QUEUE_SQL_FUNCTION(queue_is_peak_hour, queue::IsPeakHour)
+QUEUE_SQL_FUNCTION(queue_effective_limit, queue::EffectiveLimit)

@@ -9,6 +9,7 @@
 #include "queue/attempts.hpp"
 #include "queue/boundary.hpp"
 #include "queue/config.hpp"
+#include "queue/datums.hpp"
 #include "queue/shared_counters.hpp"
 #include "queue/spi.hpp"
 
@@ -114,10 +115,7 @@ TickResult RunTick() {
 }
 
 static Datum Tick(FunctionCallInfo fcinfo) {
-  TupleDesc desc;
-  if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-    elog(ERROR, "queue: tick must return a record");
-  desc = BlessTupleDesc(desc);
+  TupleDesc desc = ResultRowDescriptor(fcinfo);
   TickResult result = RunTick();
   Datum values[6] = {Int32GetDatum(result.timed_out), Int32GetDatum(result.released),
                      Int32GetDatum(result.dead_workers), Int32GetDatum(result.recovered),
@@ -128,9 +126,4 @@ static Datum Tick(FunctionCallInfo fcinfo) {
 
 }  // namespace queue
 
-extern "C" {
-PG_FUNCTION_INFO_V1(queue_tick);
-Datum queue_tick(PG_FUNCTION_ARGS) {
-  return queue::Guard([&] { return queue::Tick(fcinfo); });
-}
-}
+QUEUE_SQL_FUNCTION(queue_tick, queue::Tick)

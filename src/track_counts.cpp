@@ -83,13 +83,5 @@ static Datum ConfigChanged(FunctionCallInfo fcinfo) {
 
 }  // namespace queue
 
-extern "C" {
-PG_FUNCTION_INFO_V1(queue_track_counts);
-PG_FUNCTION_INFO_V1(queue_config_changed);
-Datum queue_track_counts(PG_FUNCTION_ARGS) {
-  return queue::Guard([&] { return queue::TrackCounts(fcinfo); });
-}
-Datum queue_config_changed(PG_FUNCTION_ARGS) {
-  return queue::Guard([&] { return queue::ConfigChanged(fcinfo); });
-}
-}
+QUEUE_SQL_FUNCTION(queue_track_counts, queue::TrackCounts)
+QUEUE_SQL_FUNCTION(queue_config_changed, queue::ConfigChanged)

@@ -8,6 +8,7 @@
 #include "queue/arguments.hpp"
 #include "queue/boundary.hpp"
 #include "queue/config.hpp"
+#include "queue/datums.hpp"
 #include "queue/spi.hpp"
 
 namespace queue {
@@ -59,12 +60,10 @@ Datum RegisterWorker(FunctionCallInfo fcinfo) {
   Datum args[3] = {CStringGetTextDatum(worker_id), PG_ARGISNULL(1) ? 0 : PG_GETARG_DATUM(1),
                    Int32GetDatum(capacity)};
   char nulls[3] = {' ', PG_ARGISNULL(1) ? 'n' : ' ', ' '};
-  TupleDesc desc;
-  if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-    elog(ERROR, "queue: register_worker must return a row");
+  TupleDesc desc = ResultRowDescriptor(fcinfo);
   SpiConnect();
   SpiRun(upsert_worker, args, nulls, SPI_OK_INSERT_RETURNING);
-  HeapTupleHeader row = SPI_returntuple(SPI_tuptable->vals[0], BlessTupleDesc(desc));
+  HeapTupleHeader row = SPI_returntuple(SPI_tuptable->vals[0], desc);
   SpiFinish();
   return PointerGetDatum(row);
 }
@@ -95,17 +94,6 @@ Datum DrainWorker(FunctionCallInfo fcinfo) {
 
 }  // namespace queue
 
-extern "C" {
-PG_FUNCTION_INFO_V1(queue_register_worker);
-PG_FUNCTION_INFO_V1(queue_heartbeat);
-PG_FUNCTION_INFO_V1(queue_drain_worker);
-Datum queue_register_worker(PG_FUNCTION_ARGS) {
-  return queue::Guard([&] { return queue::RegisterWorker(fcinfo); });
-}
-Datum queue_heartbeat(PG_FUNCTION_ARGS) {
-  return queue::Guard([&] { return queue::Heartbeat(fcinfo); });
-}
-Datum queue_drain_worker(PG_FUNCTION_ARGS) {
-  return queue::Guard([&] { return queue::DrainWorker(fcinfo); });
-}
-}
+QUEUE_SQL_FUNCTION(queue_register_worker, queue::RegisterWorker)
+QUEUE_SQL_FUNCTION(queue_heartbeat, queue::Heartbeat)
+QUEUE_SQL_FUNCTION(queue_drain_worker, queue::DrainWorker)

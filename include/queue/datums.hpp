@@ -5,6 +5,9 @@
 
 namespace queue {
 
+// The row type a function returns, ready for heap_form_tuple.
+TupleDesc ResultRowDescriptor(FunctionCallInfo fcinfo);
+
 // An interval of the given microseconds.
 Datum IntervalDatum(policy::Micros micros);
 
