@@ -3,13 +3,9 @@
 #include "queue/boundary.hpp"
 #include "queue/config.hpp"
 #include "queue/enums.hpp"
-#include "queue/gucs.hpp"
+#include "queue/notify.hpp"
 #include "queue/shared_counters.hpp"
 #include "queue/spi.hpp"
-
-extern "C" {
-#include "commands/async.h"
-}
 
 namespace queue {
 
@@ -40,15 +36,6 @@ SavedPlan find_deduplicated = {
     "SELECT id FROM queue.jobs WHERE dedupe_key = $1"
     " AND status IN ('queued', 'retrying', 'processing')",
     1, {TEXTOID}, nullptr};
-
-// Notify listening render workers once per transaction.
-LocalTransactionId notified_in = InvalidLocalTransactionId;
-
-void NotifyWorkers(const char* job_type) {
-  if (!queue_notify || notified_in == MyProc->lxid) return;
-  Async_Notify("queue_jobs", job_type);
-  notified_in = MyProc->lxid;
-}
 
 // The job type's row, or an error listing the known types.
 const JobTypeConfig& RequireJobType(const Config& config, const char* name) {
@@ -117,7 +104,7 @@ Datum Enqueue(FunctionCallInfo fcinfo) {
     if (SpiRun(insert_job, values, nulls, SPI_OK_SELECT) == 1) {
       job_id = DatumGetInt64(SpiValueNotNull(0, 1));
       if (PG_ARGISNULL(kRunAt) || PG_GETARG_TIMESTAMPTZ(kRunAt) <= GetCurrentTimestamp())
-        NotifyWorkers(job_type);
+        NotifyClaimable(job_type);
     } else if (SpiRun(find_deduplicated, &values[9], &nulls[9], SPI_OK_SELECT) == 1) {
       job_id = DatumGetInt64(SpiValueNotNull(0, 1));
     }

@@ -10,6 +10,7 @@
 #include "queue/boundary.hpp"
 #include "queue/config.hpp"
 #include "queue/datums.hpp"
+#include "queue/notify.hpp"
 #include "queue/shared_counters.hpp"
 #include "queue/spi.hpp"
 
@@ -102,6 +103,7 @@ TickResult RunTick() {
 
   SpiRun(release_retries, &batch, nullptr, SPI_OK_SELECT);
   result.released = static_cast<int>(CountResult());
+  if (result.released > 0) NotifyClaimable("retry");
 
   Datum prune_args[2] = {Int64GetDatum(config.retention), batch};
   SpiRun(prune_finished, prune_args, nullptr, SPI_OK_SELECT);
