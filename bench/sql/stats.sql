@@ -1,0 +1,2 @@
+-- queue.stats(): the dashboard's one-row summary.
+SELECT * FROM queue.stats();
