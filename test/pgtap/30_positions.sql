@@ -1,0 +1,55 @@
+-- 30_positions: position() equals 1 + the number of claimable queued jobs
+-- dispatched before the job (higher priority, or same priority and smaller id),
+-- for a mix of priorities over more than 256 ids (several id blocks), after
+-- jobs ahead are claimed or cancelled, with a not-yet-due job in the queue,
+-- and inside the transaction that enqueued jobs. Positions are kept from
+-- counters applied at commit, so this file commits its changes (no enclosing
+-- transaction) and deletes its jobs at the end.
+SELECT plan(8);
+DELETE FROM queue.jobs;
+DELETE FROM queue.job_events;
+
+-- the expected position of every queued job, computed from the table
+CREATE TEMP VIEW expected_positions AS
+    SELECT j.id, 1 + (SELECT count(*) FROM queue.jobs o
+                       WHERE o.status = 'queued' AND o.run_at <= now()
+                         AND (o.priority < j.priority OR (o.priority = j.priority AND o.id < j.id))) AS pos
+      FROM queue.jobs j WHERE j.status = 'queued';
+
+SELECT count(queue.enqueue(CASE WHEN n % 7 IN (0, 3) THEN 'doubt'
+                                WHEN n % 7 IN (1, 4, 6) THEN 'topic_short'
+                                ELSE 'daily_ca' END))
+  FROM generate_series(1, 700) n;
+SELECT cmp_ok((SELECT max(id) - min(id) FROM queue.jobs), '>', 512::bigint, 'ids span more than two blocks of 256');
+SELECT is((SELECT count(*) FROM expected_positions e WHERE queue.position(e.id) IS DISTINCT FROM e.pos), 0::bigint,
+          'every position = 1 + queued jobs dispatched before it (700 jobs, mixed priorities)');
+SELECT results_eq($$SELECT queue.position(id) FROM queue.jobs WHERE status = 'queued' ORDER BY priority, id$$,
+                  $$SELECT generate_series(1, 700)$$, 'positions are 1..700 in dispatch order');
+
+-- jobs ahead are claimed (all 10 slots) and cancelled in several blocks
+SELECT count(*) FROM queue.dequeue('w-pos', 10);
+SELECT count(queue.cancel(id)) FROM queue.jobs WHERE status = 'queued' AND id % 50 = 0;
+SELECT is((SELECT count(*) FROM expected_positions e WHERE queue.position(e.id) IS DISTINCT FROM e.pos), 0::bigint,
+          'positions after claims and cancellations');
+SELECT is((SELECT count(*) FROM queue.jobs j WHERE j.status <> 'queued' AND queue.position(j.id) IS NOT NULL),
+          0::bigint, 'no position for jobs that are not queued');
+
+-- a job that is not due yet is not dispatched before anyone
+SELECT queue.enqueue('doubt', run_at => now() + interval '1 hour') AS later, queue.enqueue('doubt') AS now_job \gset
+SELECT is(queue.position(:now_job), (SELECT pos FROM expected_positions WHERE id = :now_job)::int,
+          'a not-yet-due job ahead does not count (position among claimable jobs)');
+DELETE FROM queue.jobs WHERE id IN (:later, :now_job);
+
+-- positions seen inside the transaction that enqueued more jobs
+BEGIN;
+SELECT count(queue.enqueue('doubt')) FROM generate_series(1, 300);
+SELECT count(*) AS wrong_in_tx FROM expected_positions e WHERE queue.position(e.id) IS DISTINCT FROM e.pos \gset
+ROLLBACK;
+SELECT is(:wrong_in_tx::bigint, 0::bigint, 'positions are consistent inside the enqueueing transaction');
+SELECT is((SELECT count(*) FROM expected_positions e WHERE queue.position(e.id) IS DISTINCT FROM e.pos), 0::bigint,
+          'positions after the rollback');
+
+DELETE FROM queue.jobs;
+DELETE FROM queue.job_events;
+DELETE FROM queue.workers;
+SELECT * FROM finish();
