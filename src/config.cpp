@@ -94,9 +94,8 @@ void LoadConfig(Config& config) {
   config.peak_windows.clear();
   n = SpiRun(read_peak_windows, nullptr, nullptr, SPI_OK_SELECT);
   for (uint64 i = 0; i < n; i++) {
-    // '24:00' as an end means midnight, the start of the next day.
-    config.peak_windows.push_back(policy::PeakWindow{
-        Int64At(i, 1), Int64At(i, 2) % policy::kMicrosPerDay, DatumGetFloat8(SpiValueNotNull(i, 3))});
+    config.peak_windows.push_back(policy::PeakWindow{Int64At(i, 1), Int64At(i, 2),
+                                                     DatumGetFloat8(SpiValueNotNull(i, 3))});
   }
   SpiFinish();
 }

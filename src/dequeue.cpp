@@ -20,14 +20,26 @@ namespace {
 enum DequeueArg { kWorkerId, kMaxJobs, kResources };
 constexpr int kMaxJobsPerCall = 1000;
 
-// A registered worker's state, marked alive by the call itself.
+// A registered worker's state, marked alive by the call itself. The row lock
+// it takes also serialises the worker's concurrent claims, so its capacity is
+// checked exactly.
 SavedPlan touch_worker = {
     "UPDATE queue.workers SET last_heartbeat = now(),"
     " state = CASE WHEN state = 'dead' THEN 'active'::queue.worker_state ELSE state END"
     " WHERE worker_id = $1"
-    " RETURNING state = 'draining', capacity, resources,"
-    "  (SELECT count(*) FROM queue.jobs j WHERE j.status = 'processing' AND j.worker_id = $1)",
+    " RETURNING state = 'draining', capacity, resources",
     1, {TEXTOID}, nullptr};
+
+// The worker's running jobs and the capacity of the other live workers
+// ($2 = settings.worker_timeout in microseconds). A statement of its own, so
+// its snapshot is taken after the row lock above: a claim committed by the
+// worker's other session meanwhile is counted.
+SavedPlan worker_load = {
+    "SELECT (SELECT count(*) FROM queue.jobs j WHERE j.status = 'processing' AND j.worker_id = $1),"
+    "  (SELECT coalesce(sum(w.capacity), 0) FROM queue.workers w"
+    "    WHERE w.worker_id <> $1 AND w.state = 'active'"
+    "      AND w.last_heartbeat > now() - $2 * interval '1 microsecond')",
+    2, {TEXTOID, INT8OID}, nullptr};
 
 // Claimable jobs in dispatch order, locked; $1 the caller's resources,
 // $2 full resources, $3 how many, $4 the worker's registered resources,
@@ -65,17 +77,24 @@ struct WorkerSlots {
   Datum resources;                // registered resources (text[]) or 0
 };
 
-WorkerSlots TouchWorker(const char* worker_id, int max_jobs) {
-  Datum id = CStringGetTextDatum(worker_id);
+// The caller's free slots: its fair share of the global limit (see
+// policy::FairShare) less what it runs; max_jobs for an unregistered caller.
+WorkerSlots TouchWorker(const Config& config, const char* worker_id, int max_jobs,
+                        int global_limit) {
+  Datum args[2] = {CStringGetTextDatum(worker_id), Int64GetDatum(config.worker_timeout)};
   WorkerSlots slots{false, max_jobs, 0};
-  if (SpiRun(touch_worker, &id, nullptr, SPI_OK_UPDATE_RETURNING) == 1) {
-    slots.draining = DatumGetBool(SpiValueNotNull(0, 1));
-    int64 running = DatumGetInt64(SpiValueNotNull(0, 4));
-    slots.free = static_cast<int>(std::max<int64>(0, DatumGetInt32(SpiValueNotNull(0, 2)) - running));
-    bool isnull = false;
-    Datum resources = SpiValue(0, 3, &isnull);
-    if (!isnull) slots.resources = SPI_datumTransfer(resources, false, -1);
-  }
+  if (SpiRun(touch_worker, args, nullptr, SPI_OK_UPDATE_RETURNING) == 0) return slots;
+  slots.draining = DatumGetBool(SpiValueNotNull(0, 1));
+  int capacity = DatumGetInt32(SpiValueNotNull(0, 2));
+  bool isnull = false;
+  Datum resources = SpiValue(0, 3, &isnull);
+  if (!isnull) slots.resources = SPI_datumTransfer(resources, false, -1);
+
+  SpiRun(worker_load, args, nullptr, SPI_OK_SELECT);
+  int64 running = DatumGetInt64(SpiValueNotNull(0, 1));
+  int64 live_capacity = DatumGetInt64(SpiValueNotNull(0, 2)) + capacity;
+  int share = policy::FairShare(global_limit, capacity, live_capacity);
+  slots.free = static_cast<int>(std::max<int64>(0, share - running));
   return slots;
 }
 
@@ -114,9 +133,9 @@ Datum Dequeue(FunctionCallInfo fcinfo) {
   Tuplestorestate* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo)->setResult;
   EnsureCountersValid();
   SpiConnect();
-  WorkerSlots worker = TouchWorker(worker_id, max_jobs);
   TimestampTz now = GetCurrentTransactionStartTimestamp();
   int global_limit = GlobalLimitAt(config, now);
+  WorkerSlots worker = TouchWorker(config, worker_id, max_jobs, global_limit);
   CounterKey total_key = MakeKey(CounterKind::kRunningTotal);
   int want = worker.draining ? 0
                              : policy::AdmissibleCount(max_jobs, worker.free, global_limit,

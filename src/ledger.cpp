@@ -282,6 +282,22 @@ void RecordRunTime(const char* job_type, policy::Micros run_time) {
   pending_run_times.push_back({GetCurrentSubTransactionId(), job_type, run_time});
 }
 
+int64 VisibleCount(const CounterKey& key) {
+  int64 count = ReadCounter(key);
+  for (const Entry& entry : entries)
+    if (memcmp(&entry.key, &key, sizeof(key)) == 0) count += entry.at_commit;
+  return count;
+}
+
+int64 VisibleQueuedBlocksBefore(int priority, int64 block) {
+  int64 count = SumQueuedBlocksBefore(priority, block);
+  for (const Entry& entry : entries)
+    if (entry.key.kind == static_cast<uint8>(CounterKind::kQueuedBlock) &&
+        entry.key.database == MyDatabaseId && entry.key.slot == priority && entry.key.block < block)
+      count += entry.at_commit;
+  return count;
+}
+
 void InvalidateCountersAtCommit() { invalidate_at_commit = true; }
 
 }  // namespace queue

@@ -4,12 +4,14 @@
 // job of a higher priority, plus the queued jobs of its own priority with a
 // smaller id. Both come from the shared counters (per priority, and per block
 // of 256 ids), so only the jobs of the job's own block are counted in the
-// table: the cost does not grow with the queue.
+// table: the cost does not grow with the queue. Counts include the calling
+// transaction's own uncommitted changes, as the table count does.
 #include "queue/arguments.hpp"
 #include "queue/boundary.hpp"
 #include "queue/config.hpp"
 #include "queue/datums.hpp"
 #include "queue/enums.hpp"
+#include "queue/ledger.hpp"
 #include "queue/shared_counters.hpp"
 #include "queue/spi.hpp"
 
@@ -55,9 +57,9 @@ int64 QueuePosition(int64 job_id, policy::Priority priority) {
   int64 ahead = 0;
   for (policy::Priority higher : policy::kAllPriorities)
     if (policy::DispatchedBefore(higher, priority))
-      ahead += ReadCounter(MakeKey(CounterKind::kQueuedPriority, static_cast<int>(higher)));
+      ahead += VisibleCount(MakeKey(CounterKind::kQueuedPriority, static_cast<int>(higher)));
   int64 block = job_id >> kIdBlockShift;
-  ahead += SumQueuedBlocksBefore(static_cast<int>(priority), block);
+  ahead += VisibleQueuedBlocksBefore(static_cast<int>(priority), block);
   std::string_view name = policy::PriorityName(priority);
   Datum args[3] = {PointerGetDatum(cstring_to_text_with_len(name.data(), name.size())),
                    Int64GetDatum(block << kIdBlockShift), Int64GetDatum(job_id)};

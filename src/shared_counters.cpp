@@ -10,11 +10,15 @@
 
 #include <algorithm>
 
+extern "C" {
+#include "utils/syscache.h"
+}
+
 namespace queue {
 
 namespace {
 
-constexpr int kMaxDatabases = 16;
+constexpr int kMaxDatabases = 64;
 constexpr int kMinuteSlots = 64;  // more than the longest stats window (60 min)
 constexpr const char* kTrancheName = "queue";
 
@@ -82,12 +86,12 @@ DatabaseSlot* FindSlot(bool create) {
   return free_slot;
 }
 
-// Remove every counter of this database. Caller holds the lock exclusively.
-void RemoveDatabaseCounters() {
+// Remove every counter of a database. Caller holds the lock exclusively.
+void RemoveDatabaseCounters(Oid database) {
   HASH_SEQ_STATUS scan;
   hash_seq_init(&scan, counters);
   while (auto* counter = static_cast<SharedCounter*>(hash_seq_search(&scan))) {
-    if (counter->key.database != MyDatabaseId) continue;
+    if (counter->key.database != database) continue;
     if (counter->pins == 0)
       hash_search(counters, &counter->key, HASH_REMOVE, nullptr);
     else
@@ -117,6 +121,31 @@ SharedCounter* EnterCounter(const CounterKey& key) {
                             queue_max_counters)));
   }
   return counter;
+}
+
+// Free the slots and counters of databases dropped since they used queue.
+// The catalog is read without the lock held; a dropped database has no
+// sessions left that could use its slot meanwhile.
+void ReclaimDroppedDatabases() {
+  Oid databases[kMaxDatabases];
+  LWLockAcquire(shared->lock, LW_SHARED);
+  for (int i = 0; i < kMaxDatabases; i++) databases[i] = shared->databases[i].database;
+  LWLockRelease(shared->lock);
+  bool dropped[kMaxDatabases] = {};
+  bool any = false;
+  for (int i = 0; i < kMaxDatabases; i++) {
+    dropped[i] = OidIsValid(databases[i]) &&
+                 !SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(databases[i]));
+    any = any || dropped[i];
+  }
+  if (!any) return;
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  for (int i = 0; i < kMaxDatabases; i++) {
+    if (!dropped[i] || shared->databases[i].database != databases[i]) continue;
+    RemoveDatabaseCounters(databases[i]);
+    memset(&shared->databases[i], 0, sizeof(DatabaseSlot));
+  }
+  LWLockRelease(shared->lock);
 }
 
 // One row of a rebuild: a key and the count the table holds for it.
@@ -227,10 +256,11 @@ void EnsureCountersValid(const CounterDelta* pending, int pending_count) {
   if (!valid) {
     int count = 0;
     RebuiltCount* rows = CountJobs(&count);
+    ReclaimDroppedDatabases();
     LWLockAcquire(shared->lock, LW_EXCLUSIVE);
     slot = FindSlot(true);
     if (!(slot->valid && slot->jobs_relid == jobs_relid)) {
-      RemoveDatabaseCounters();
+      RemoveDatabaseCounters(MyDatabaseId);
       for (int p = 0; p < policy::kPriorityCount; p++) slot->lowest_block[p] = PG_INT64_MAX;
       for (int i = 0; i < count; i++) {
         SharedCounter* counter = EnterCounter(rows[i].key);

@@ -8,6 +8,7 @@
 #include "queue/boundary.hpp"
 #include "queue/config.hpp"
 #include "queue/datums.hpp"
+#include "queue/ledger.hpp"
 #include "queue/shared_counters.hpp"
 #include "queue/spi.hpp"
 
@@ -56,10 +57,11 @@ Datum Stats(FunctionCallInfo fcinfo) {
   bool nulls[kStatsColumns] = {};
   int column = 0;
   for (policy::JobStatus status : policy::kAllJobStatuses)
-    values[column++] = Int64GetDatum(ReadCounter(MakeKey(CounterKind::kStatus, static_cast<int>(status))));
+    values[column++] =
+        Int64GetDatum(VisibleCount(MakeKey(CounterKind::kStatus, static_cast<int>(status))));
   for (policy::Priority priority : policy::kAllPriorities)
     values[column++] =
-        Int64GetDatum(ReadCounter(MakeKey(CounterKind::kQueuedPriority, static_cast<int>(priority))));
+        Int64GetDatum(VisibleCount(MakeKey(CounterKind::kQueuedPriority, static_cast<int>(priority))));
   values[column++] = ProcessingByResource(config, now);
   values[column++] = Int32GetDatum(GlobalLimitAt(config, now));
   values[column++] = BoolGetDatum(IsPeakAt(config, now));

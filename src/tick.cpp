@@ -22,7 +22,8 @@ constexpr int kBatch = 1000;
 
 // $1 batch size. Attempts past their deadline, oldest first.
 SavedPlan overdue_attempts = {
-    "SELECT id, attempts, max_attempts, cancel_requested, timeout::text FROM queue.jobs"
+    "SELECT id, attempts, max_attempts, cancel_requested,"
+    "  extract(epoch FROM timeout)::int8 FROM queue.jobs"
     " WHERE status = 'processing' AND deadline < now()"
     " ORDER BY deadline LIMIT $1 FOR UPDATE SKIP LOCKED",
     1, {INT4OID}, nullptr};
@@ -92,7 +93,7 @@ TickResult RunTick() {
   SpiConnect();
 
   uint64 rows = SpiRun(overdue_attempts, &batch, nullptr, SPI_OK_SELECT);
-  result.timed_out = EndFailedAttempts(config, rows, true, "attempt timed out after %s");
+  result.timed_out = EndFailedAttempts(config, rows, true, "attempt timed out after %s s");
 
   Datum worker_timeout = Int64GetDatum(config.worker_timeout);
   result.dead_workers = static_cast<int>(

@@ -71,7 +71,7 @@ Datum RegisterWorker(FunctionCallInfo fcinfo) {
 Datum Heartbeat(FunctionCallInfo fcinfo) {
   char* worker_id = RequiredText(fcinfo, 0, "worker_id", kMaxIdLength);
   Datum id = CStringGetTextDatum(worker_id);
-  InitMaterializedSRF(fcinfo, 0);
+  InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
   Tuplestorestate* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo)->setResult;
   SpiConnect();
   if (SpiRun(beat, &id, nullptr, SPI_OK_UPDATE) == 0) RaiseUnknownWorker(worker_id);

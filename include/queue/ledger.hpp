@@ -43,6 +43,13 @@ void RecordMinuteStats(const MinuteStats& stats);
 // A completed attempt's run time, folded into its job type's average at commit.
 void RecordRunTime(const char* job_type, policy::Micros run_time);
 
+// A counter as this transaction sees the table: the shared value plus this
+// transaction's changes still waiting for commit.
+int64 VisibleCount(const CounterKey& key);
+
+// Queued jobs of a priority in id blocks before `block`, as this transaction sees them.
+int64 VisibleQueuedBlocksBefore(int priority, int64 block);
+
 // Forget the counters at commit (TRUNCATE of queue.jobs).
 void InvalidateCountersAtCommit();
 

@@ -39,4 +39,13 @@ int AdmissibleCount(int requested, int worker_free, int limit, std::int64_t runn
   return std::max(std::min({requested, worker_free, headroom}), 0);
 }
 
+int FairShare(int limit, int capacity, std::int64_t live_capacity) {
+  if (capacity <= 0) return 0;
+  if (live_capacity <= limit) return capacity;
+  const std::int64_t share =
+      (static_cast<std::int64_t>(std::max(limit, 0)) * capacity + live_capacity - 1) /
+      live_capacity;
+  return static_cast<int>(std::clamp<std::int64_t>(share, 1, capacity));
+}
+
 }  // namespace queue::policy

@@ -11,6 +11,9 @@ namespace {
 // Tell whether a time is a time of day in [0, kMicrosPerDay).
 bool IsTimeOfDay(Micros micros) { return micros >= 0 && micros < kMicrosPerDay; }
 
+// Tell whether a time can end a window: a time of day, or 24:00 (the end of the day).
+bool IsWindowEnd(Micros micros) { return micros >= 0 && micros <= kMicrosPerDay; }
+
 }  // namespace
 
 // Tell whether the window covers a time of day.
@@ -43,7 +46,7 @@ bool IsPeak(const std::vector<PeakWindow>& windows, Micros time_of_day) {
 
 // Tell whether a window is valid.
 bool IsValidWindow(const PeakWindow& window) {
-  return IsTimeOfDay(window.starts) && IsTimeOfDay(window.ends) && window.starts != window.ends &&
+  return IsTimeOfDay(window.starts) && IsWindowEnd(window.ends) && window.starts != window.ends &&
          std::isfinite(window.multiplier) && window.multiplier > 0.0 &&
          window.multiplier <= kMaxPeakMultiplier;
 }
@@ -53,8 +56,8 @@ std::optional<std::string> ValidateWindow(const PeakWindow& window) {
   if (!IsTimeOfDay(window.starts)) {
     return "peak window start must be a time of day from 00:00 up to but not including 24:00";
   }
-  if (!IsTimeOfDay(window.ends)) {
-    return "peak window end must be a time of day from 00:00 up to but not including 24:00";
+  if (!IsWindowEnd(window.ends)) {
+    return "peak window end must be a time of day from 00:00 up to and including 24:00";
   }
   if (window.starts == window.ends) {
     return "peak window must not start and end at the same time";

@@ -97,3 +97,24 @@ TEST(AdmissibleCountTest, HugeValues) {
 
 }  // namespace
 }  // namespace queue::policy
+
+TEST(FairShareTest, FullCapacityWhileTheLimitCoversEveryone) {
+  EXPECT_EQ(queue::policy::FairShare(10, 4, 10), 4);
+  EXPECT_EQ(queue::policy::FairShare(10, 4, 6), 4);
+}
+
+TEST(FairShareTest, ProportionalShareWhenWorkersOutnumberTheLimit) {
+  // Two workers of 4 slots share a limit of 4: two each.
+  EXPECT_EQ(queue::policy::FairShare(4, 4, 8), 2);
+  // Capacities 2 and 6 share a limit of 4: 1 and 3.
+  EXPECT_EQ(queue::policy::FairShare(4, 2, 8), 1);
+  EXPECT_EQ(queue::policy::FairShare(4, 6, 8), 3);
+  // Rounded up, never above the capacity, at least one.
+  EXPECT_EQ(queue::policy::FairShare(10, 3, 7 + 3), 3);
+  EXPECT_EQ(queue::policy::FairShare(1, 1, 100), 1);
+  EXPECT_EQ(queue::policy::FairShare(0, 5, 100), 1);
+}
+
+TEST(FairShareTest, NoCapacityNoShare) {
+  EXPECT_EQ(queue::policy::FairShare(10, 0, 10), 0);
+}

@@ -165,8 +165,21 @@ void ExpectRefused(const PeakWindow& window, const std::string& word) {
 TEST(ValidateWindowTest, ExplainsTimesOutsideOneDay) {
   ExpectRefused({-1, ClockTime(9), 1.5}, "start");
   ExpectRefused({kMicrosPerDay, ClockTime(9), 1.5}, "start");
-  ExpectRefused({ClockTime(6), kMicrosPerDay, 1.5}, "end");
+  ExpectRefused({ClockTime(6), kMicrosPerDay + 1, 1.5}, "end");
   ExpectRefused({ClockTime(6), -kMicrosPerSecond, 1.5}, "end");
+}
+
+TEST(ValidateWindowTest, AcceptsTheEndOfTheDayAsAnEnd) {
+  // 00:00-24:00 is the whole day; 20:00-24:00 the evening up to midnight.
+  const PeakWindow whole_day{0, kMicrosPerDay, 2.0};
+  EXPECT_EQ(ValidateWindow(whole_day), std::nullopt);
+  EXPECT_TRUE(InWindow(whole_day, 0));
+  EXPECT_TRUE(InWindow(whole_day, ClockTime(12)));
+  EXPECT_TRUE(InWindow(whole_day, kMicrosPerDay - 1));
+  EXPECT_DOUBLE_EQ(PeakMultiplier({whole_day}, ClockTime(12)), 2.0);
+  const PeakWindow evening{ClockTime(20), kMicrosPerDay, 1.5};
+  EXPECT_TRUE(InWindow(evening, ClockTime(23, 59)));
+  EXPECT_FALSE(InWindow(evening, ClockTime(0)));
 }
 
 TEST(ValidateWindowTest, ExplainsEmptyWindow) {

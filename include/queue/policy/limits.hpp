@@ -20,4 +20,10 @@ int ScaledLimit(int base, double multiplier, bool scales);
 // the limit (an admin lowered it) give 0; a negative running count counts as 0.
 int AdmissibleCount(int requested, int worker_free, int limit, std::int64_t running);
 
+// Return how many jobs a registered worker may hold at once: its capacity, but when
+// the live workers' capacities add up to more than the limit, only its share of the
+// limit in proportion to its capacity, rounded up (at least 1). So a fast-polling
+// worker cannot take the slots a larger neighbour is entitled to.
+int FairShare(int limit, int capacity, std::int64_t live_capacity);
+
 }  // namespace queue::policy

@@ -20,7 +20,7 @@ constexpr double kMaxPeakMultiplier = 100.0;
 
 struct PeakWindow {
   Micros starts;      // local time of day, inclusive
-  Micros ends;        // local time of day, exclusive; before starts = crosses midnight
+  Micros ends;        // local time of day, exclusive, up to 24:00; before starts = crosses midnight
   double multiplier;  // factor applied to limits that scale, in (0, 100]
 };
 
@@ -39,7 +39,8 @@ bool IsPeak(const std::vector<PeakWindow>& windows, Micros time_of_day);
 bool IsValidWindow(const PeakWindow& window);
 
 // Explain why a window is invalid, or return std::nullopt if it is valid: times in
-// [0, kMicrosPerDay), starts != ends, multiplier finite and in (0, 100]. The text is
+// [0, kMicrosPerDay), the end may also be kMicrosPerDay (24:00), starts != ends,
+// multiplier finite and in (0, 100]. The text is
 // in errmsg style (lower case, no final period).
 std::optional<std::string> ValidateWindow(const PeakWindow& window);
 
