@@ -146,6 +146,11 @@ uint64 EndAttempts(const AttemptEnd* ends, int count) {
   uint64 ended = SpiRun(end_attempts, args, nullptr, SPI_OK_SELECT);
   if (ended > 0)
     RecordMinuteStats(MinuteStats{CurrentMinute(), 0, static_cast<int64>(ended), 0, 0, 0});
+  // A retry due at once (no backoff) should not wait for the next tick.
+  TimestampTz now = GetCurrentTransactionStartTimestamp();
+  for (int i = 0; i < count; i++)
+    if (ends[i].status == policy::JobStatus::kRetrying && ends[i].run_at <= now)
+      WakeWorkerAtCommit();
   return ended;
 }
 

@@ -3,12 +3,14 @@
 // It connects to queue.database, sleeps on its latch between passes (no busy
 // loop), reloads settings on SIGHUP and exits on SIGTERM. While the server is
 // a hot standby, or the extension is not installed yet, or queue.enabled is
-// off, it waits and says so once in the log. An error ends the process and
+// off, it waits and says so once in the log. A transaction that makes a retry
+// due at once wakes it through its latch after commit. An error ends the process and
 // the postmaster starts it again after kRestartSeconds.
 #include "queue/background_worker.hpp"
 
 #include "queue/boundary.hpp"
 #include "queue/gucs.hpp"
+#include "queue/shared_counters.hpp"
 #include "queue/tick.hpp"
 
 extern "C" {
@@ -72,12 +74,17 @@ bool TickOnce() {
   return installed;
 }
 
+// Stop advertising the latch when the worker exits.
+void ForgetLatch(int, Datum) { PublishWorkerLatch(nullptr); }
+
 void WorkerLoop() {
   pqsignal(SIGHUP, SignalHandlerForConfigReload);
   pqsignal(SIGTERM, die);
   BackgroundWorkerUnblockSignals();
   BackgroundWorkerInitializeConnection(queue_database, nullptr, 0);
   pgstat_report_appname("queue worker");
+  PublishWorkerLatch(MyLatch);
+  before_shmem_exit(ForgetLatch, 0);
 
   Idle logged = Idle::kNone;
   bool first = true;

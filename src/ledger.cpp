@@ -47,6 +47,7 @@ std::vector<std::pair<SharedCounter*, int64>> settlements;  // kept as large as 
 std::vector<PendingStats> pending_stats;
 std::vector<PendingRunTime> pending_run_times;
 bool invalidate_at_commit = false;
+bool wake_worker_at_commit = false;
 
 std::string IndexKey(const CounterKey& key, SubTransactionId subxact) {
   std::string bytes(reinterpret_cast<const char*>(&key), sizeof(key));
@@ -101,6 +102,7 @@ void ClearLedger() {
   pending_stats.clear();
   pending_run_times.clear();
   invalidate_at_commit = false;
+  wake_worker_at_commit = false;
 }
 
 void OnCommit() {
@@ -109,6 +111,7 @@ void OnCommit() {
   for (const PendingRunTime& pending : pending_run_times)
     AddRunTimeSample(pending.job_type, pending.run_time);
   if (invalidate_at_commit) InvalidateCounters();
+  if (wake_worker_at_commit) WakeWorker();
   ClearLedger();
 }
 
@@ -299,5 +302,7 @@ int64 VisibleQueuedBlocksBefore(int priority, int64 block) {
 }
 
 void InvalidateCountersAtCommit() { invalidate_at_commit = true; }
+
+void WakeWorkerAtCommit() { wake_worker_at_commit = true; }
 
 }  // namespace queue

@@ -4,8 +4,10 @@
 // job of a higher priority, plus the queued jobs of its own priority with a
 // smaller id. Both come from the shared counters (per priority, and per block
 // of 256 ids), so only the jobs of the job's own block are counted in the
-// table: the cost does not grow with the queue. Counts include the calling
-// transaction's own uncommitted changes, as the table count does.
+// table: the cost does not grow with the queue. Jobs not due yet (scheduled
+// for later) are left out, through an index that holds only such jobs. Counts
+// include the calling transaction's own uncommitted changes, as the table
+// count does.
 #include "queue/arguments.hpp"
 #include "queue/boundary.hpp"
 #include "queue/config.hpp"
@@ -39,6 +41,13 @@ SavedPlan read_job = {
     " enqueued_at, started_at, finished_at, run_at FROM queue.jobs WHERE id = $1",
     1, {INT8OID}, nullptr};
 
+// Queued jobs dispatched before ($1 priority, $2 id) that are not due yet.
+SavedPlan count_not_due_ahead = {
+    "SELECT count(*) FROM queue.jobs"
+    " WHERE status = 'queued' AND run_at > enqueued_at AND run_at > now()"
+    "   AND (priority, id) < ($1::queue.priority, $2)",
+    2, {TEXTOID, INT8OID}, nullptr};
+
 SavedPlan count_in_block = {
     "SELECT count(*) FROM queue.jobs"
     " WHERE status = 'queued' AND priority = $1::queue.priority AND id >= $2 AND id < $3",
@@ -65,6 +74,9 @@ int64 QueuePosition(int64 job_id, policy::Priority priority) {
                    Int64GetDatum(block << kIdBlockShift), Int64GetDatum(job_id)};
   SpiRun(count_in_block, args, nullptr, SPI_OK_SELECT);
   ahead += DatumGetInt64(SpiValueNotNull(0, 1));
+  Datum not_due_args[2] = {args[0], Int64GetDatum(job_id)};
+  SpiRun(count_not_due_ahead, not_due_args, nullptr, SPI_OK_SELECT);
+  ahead -= DatumGetInt64(SpiValueNotNull(0, 1));
   return ahead + 1;
 }
 

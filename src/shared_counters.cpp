@@ -34,6 +34,7 @@ struct DatabaseSlot {
 struct SharedState {
   LWLock* lock;
   DatabaseSlot databases[kMaxDatabases];
+  Latch* worker_latch;  // the background worker's, while it runs
 };
 
 SharedState* shared = nullptr;
@@ -407,6 +408,19 @@ MinuteStats SumMinuteStats(int64 from_minute, int64 to_minute) {
   }
   LWLockRelease(shared->lock);
   return sum;
+}
+
+void PublishWorkerLatch(Latch* latch) {
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  shared->worker_latch = latch;
+  LWLockRelease(shared->lock);
+}
+
+void WakeWorker() noexcept {
+  if (shared == nullptr) return;
+  LWLockAcquire(shared->lock, LW_SHARED);
+  if (shared->worker_latch != nullptr) SetLatch(shared->worker_latch);
+  LWLockRelease(shared->lock);
 }
 
 int CompactCounters() {

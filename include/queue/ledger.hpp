@@ -50,6 +50,9 @@ int64 VisibleCount(const CounterKey& key);
 // Queued jobs of a priority in id blocks before `block`, as this transaction sees them.
 int64 VisibleQueuedBlocksBefore(int priority, int64 block);
 
+// Wake the background worker at commit: a retry became due at once.
+void WakeWorkerAtCommit();
+
 // Forget the counters at commit (TRUNCATE of queue.jobs).
 void InvalidateCountersAtCommit();
 

@@ -114,6 +114,12 @@ int64 SumQueuedBlocksBefore(int priority, int64 block);
 // Sum of the minutes in [from_minute, to_minute].
 MinuteStats SumMinuteStats(int64 from_minute, int64 to_minute);
 
+// Tell backends which latch wakes the background worker (nullptr: none runs).
+void PublishWorkerLatch(Latch* latch);
+
+// Wake the background worker, if one runs. Never errors.
+void WakeWorker() noexcept;
+
 // Drop empty id blocks and stale minutes; returns how many were dropped.
 int CompactCounters();
 

@@ -187,6 +187,10 @@ ALTER TABLE queue.jobs SET (fillfactor = 80);
 
 -- Dispatch order among queued jobs: the claim path and positions read it.
 CREATE INDEX jobs_dispatch ON queue.jobs (priority, id) WHERE status = 'queued';
+-- Queued jobs that were scheduled or retried (run_at moved past enqueue):
+-- positions leave out the ones not due yet. Ordinary enqueues never enter it.
+CREATE INDEX jobs_scheduled ON queue.jobs (priority, id)
+    WHERE status = 'queued' AND run_at > enqueued_at;
 CREATE UNIQUE INDEX jobs_dedupe ON queue.jobs (dedupe_key)
     WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'retrying', 'processing');
 CREATE INDEX jobs_deadline ON queue.jobs (deadline) WHERE status = 'processing';

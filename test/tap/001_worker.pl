@@ -73,6 +73,20 @@ $node->reload;
 $node->wait_for_log(qr/queue worker: tick interval is now 300 ms/, $log_offset);
 pass('the worker reloads queue.tick_interval on SIGHUP');
 
+# With a long tick interval, a retry that is due at once still does not
+# wait for the next tick: the failing transaction wakes the worker's latch.
+$log_offset = -s $node->logfile;
+$node->safe_psql('postgres', q{ALTER SYSTEM SET queue.tick_interval = '1h'});
+$node->reload;
+$node->wait_for_log(qr/queue worker: tick interval is now 3600000 ms/, $log_offset);
+$node->safe_psql('postgres', q{
+SELECT queue.enqueue('doubt', '{"wake": true}');
+SELECT queue.fail(id, 'render-6', 'transient') FROM queue.dequeue('render-6', 10);
+});
+ok($node->poll_query_until('postgres',
+	q{SELECT status = 'queued' AND attempts = 1 FROM queue.jobs WHERE payload ? 'wake'}),
+	'a retry due at once is released without waiting for the next tick');
+
 # kill -9 of the worker: the postmaster restarts the server processes, the
 # worker comes back and the counters are rebuilt from the table.
 $node->safe_psql('postgres', q{SELECT queue.enqueue('topic_short') FROM generate_series(1, 5)});
@@ -81,7 +95,7 @@ kill 'KILL', $old_pid;
 ok($node->poll_query_until('postgres', qq{
 SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'queue worker' AND pid <> $old_pid}),
 	'the worker is back after kill -9');
-is($node->safe_psql('postgres', q{SELECT count(*) FROM queue.jobs}), '6', 'no job was lost');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM queue.jobs}), '7', 'no job was lost');
 is(counters_match(), 't', 'counters rebuilt after the crash match the table');
 
 # kill -9 of a backend holding uncommitted claims: after crash recovery the
