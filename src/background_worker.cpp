@@ -32,7 +32,7 @@ constexpr int kRestartSeconds = 5;
 constexpr long kIdleCheckMillis = 10000;  // re-check for the extension being installed
 
 // Why the worker is not ticking, logged once per change.
-enum class Idle { kNone, kDisabled, kStandby, kNotInstalled };
+enum class Idle { kUnknown, kNone, kDisabled, kStandby, kNotInstalled };
 
 void LogIdleOnce(Idle& logged, Idle now) {
   if (logged == now) return;
@@ -51,6 +51,8 @@ void LogIdleOnce(Idle& logged, Idle now) {
       break;
     case Idle::kNone:
       ereport(LOG, (errmsg("queue worker: ticking every %d ms", queue_tick_interval)));
+      break;
+    case Idle::kUnknown:
       break;
   }
 }
@@ -86,8 +88,7 @@ void WorkerLoop() {
   PublishWorkerLatch(MyLatch);
   before_shmem_exit(ForgetLatch, 0);
 
-  Idle logged = Idle::kNone;
-  bool first = true;
+  Idle logged = Idle::kUnknown;
   for (;;) {
     long wait = queue_tick_interval;
     Idle idle = Idle::kNone;
@@ -99,8 +100,7 @@ void WorkerLoop() {
       idle = Idle::kNotInstalled;
     // A standby is checked for promotion every interval; the rest rarely change.
     if (idle == Idle::kDisabled || idle == Idle::kNotInstalled) wait = kIdleCheckMillis;
-    if (idle != logged || first) LogIdleOnce(logged, idle);
-    first = false;
+    LogIdleOnce(logged, idle);
 
     (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait,
                     PG_WAIT_EXTENSION);
