@@ -239,10 +239,11 @@ slot_loop() {
   done
 }
 
+# Beats until the worker crashes, or its last render has stopped after the end.
 heartbeat_loop() {
   local worker=$1 ids id
   set +e
-  while ! stop_flag "$worker"; do
+  while [[ ! -e $WORK/state/$worker.crashed ]] && (($(date +%s) < END + 6)); do
     ids=$(sql -c "SELECT * FROM queue.heartbeat('$worker')" 2>>"$WORK/errors.log")
     for id in $ids; do
       if [[ ! -e $WORK/state/cancel-$id ]]; then
