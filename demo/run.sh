@@ -314,9 +314,15 @@ cancel_two() {
   sleep $((DURATION / 2 + 5))
   id=$(sql -c "SELECT id FROM queue.jobs WHERE status = 'queued' ORDER BY id DESC LIMIT 1")
   [[ -n $id ]] && event "app: a student withdrew waiting job $id: cancel -> $(sql -c "SELECT queue.cancel($id, 'student withdrew the doubt')")"
+  # The render just started that will take longest: a Manim one, else a topic short.
   id=$(sql -c "SELECT id FROM queue.jobs WHERE status = 'processing' AND user_id IS NOT NULL
-               ORDER BY resource NULLS LAST, started_at DESC LIMIT 1")
-  [[ -n $id ]] && event "app: a student closed the app; cancel(running job $id) -> $(sql -c "SELECT queue.cancel($id, 'student left')") (the worker will be told)"
+               ORDER BY resource NULLS LAST, job_type = 'doubt', started_at DESC LIMIT 1")
+  [[ -n $id ]] || return 0
+  event "app: a student closed the app; cancel(running job $id) -> $(sql -c "SELECT queue.cancel($id, 'student left')") (the worker will be told)"
+  sleep 8
+  event "app: job $id is now $(sql -c "SELECT status || CASE WHEN status = 'completed'
+           THEN ' (the render finished before its worker heard of the cancellation)' ELSE '' END
+           FROM queue.jobs WHERE id = $id")"
 }
 
 # Sample the running renders a few times a second: a committed snapshot can
