@@ -26,7 +26,7 @@
 # BENCH_LATENCY_SECONDS (per latency run, default 5), BENCH_CLIENTS (4),
 # BENCH_THREADS (2), BENCH_PORT (first port tried, default 5530),
 # BENCH_SKIP_BUILD=1 (use the installed extension as is).
-# Total runtime on a 2-core machine with the defaults: about 9-11 minutes.
+# Total runtime on a 2-core machine with the defaults: about 7-9 minutes.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
