@@ -41,40 +41,82 @@ struct PendingRunTime {
   policy::Micros run_time;
 };
 
+// An entry's identity: the counter and the subtransaction. Compared and
+// hashed as bytes, so the padding is always zero (see MakeEntryId).
+struct EntryId {
+  CounterKey key;
+  SubTransactionId subxact;
+};
+
+EntryId MakeEntryId(const CounterKey& key, SubTransactionId subxact) {
+  EntryId id;
+  memset(&id, 0, sizeof(id));
+  id.key = key;
+  id.subxact = subxact;
+  return id;
+}
+
+struct EntryIdHash {
+  size_t operator()(const EntryId& id) const noexcept {
+    return std::hash<std::string_view>{}(
+        std::string_view(reinterpret_cast<const char*>(&id), sizeof(id)));
+  }
+};
+
+struct EntryIdEqual {
+  bool operator()(const EntryId& a, const EntryId& b) const noexcept {
+    return memcmp(&a, &b, sizeof(a)) == 0;
+  }
+};
+
 std::vector<Entry> entries;
-std::unordered_map<std::string, size_t> entry_index;  // key bytes + subxact -> entries[i]
+std::unordered_map<EntryId, size_t, EntryIdHash, EntryIdEqual> entry_index;  // -> entries[i]
 std::vector<std::pair<SharedCounter*, int64>> settlements;  // kept as large as entries
 std::vector<PendingStats> pending_stats;
 std::vector<PendingRunTime> pending_run_times;
 bool invalidate_at_commit = false;
 bool wake_worker_at_commit = false;
 
-std::string IndexKey(const CounterKey& key, SubTransactionId subxact) {
-  std::string bytes(reinterpret_cast<const char*>(&key), sizeof(key));
-  bytes.append(reinterpret_cast<const char*>(&subxact), sizeof(subxact));
-  return bytes;
-}
+constexpr int kMaxKeysPerCall = 8;
 
-// The entry for a counter in the current subtransaction, created on first use.
-Entry& EntryFor(const CounterKey& key) {
+// Find the entries of up to kMaxKeysPerCall counters in the current
+// subtransaction, creating the missing ones with one trip to shared memory;
+// their positions in `entries` go to `found_at`.
+void FindEntries(const CounterKey* keys, int count, size_t* found_at) {
   SubTransactionId subxact = GetCurrentSubTransactionId();
-  std::string index_key = IndexKey(key, subxact);
-  auto found = entry_index.find(index_key);
-  if (found != entry_index.end()) return entries[found->second];
-  entries.reserve(entries.size() + 1);
-  settlements.reserve(entries.size() + 1);
-  entry_index.emplace(std::move(index_key), entries.size());
-  // Pin last: once pinned, the entry must be in the ledger to be unpinned.
-  SharedCounter* counter = nullptr;
-  PgCall([&] { counter = PinCounter(key); });
-  entries.push_back(Entry{key, subxact, counter, 0, 0, 0});
-  return entries.back();
+  CounterKey missing[kMaxKeysPerCall];
+  int missing_count = 0;
+  for (int i = 0; i < count; i++) {
+    auto found = entry_index.find(MakeEntryId(keys[i], subxact));
+    if (found != entry_index.end()) {
+      found_at[i] = found->second;
+      continue;
+    }
+    bool listed = false;
+    for (int j = 0; j < missing_count && !listed; j++)
+      listed = memcmp(&missing[j], &keys[i], sizeof(CounterKey)) == 0;
+    if (!listed) missing[missing_count++] = keys[i];
+  }
+  if (missing_count > 0) {
+    // Allocate first: once pinned, a counter must reach the ledger to be unpinned.
+    entries.reserve(entries.size() + missing_count);
+    settlements.reserve(entries.size() + missing_count);
+    entry_index.reserve(entries.size() + missing_count);
+    SharedCounter* pinned[kMaxKeysPerCall];
+    PgCall([&] { PinCounters(missing, missing_count, pinned); });
+    for (int j = 0; j < missing_count; j++) {
+      entry_index.emplace(MakeEntryId(missing[j], subxact), entries.size());
+      entries.push_back(Entry{missing[j], subxact, pinned[j], 0, 0, 0});
+    }
+    for (int i = 0; i < count; i++)
+      found_at[i] = entry_index.find(MakeEntryId(keys[i], subxact))->second;
+  }
 }
 
 void RebuildIndex() {
   entry_index.clear();
   for (size_t i = 0; i < entries.size(); i++)
-    entry_index.emplace(IndexKey(entries[i].key, entries[i].subxact), i);
+    entry_index.emplace(MakeEntryId(entries[i].key, entries[i].subxact), i);
 }
 
 // Settle every entry that `selected` picks, with the delta `delta_of` gives,
@@ -168,10 +210,10 @@ void OnSubtransactionCommit(SubTransactionId subxact, SubTransactionId parent) {
     entry.subxact = parent;
   }
   if (!touched) return;
-  std::unordered_map<std::string, size_t> merged;
+  decltype(entry_index) merged;
   size_t kept = 0;
   for (size_t i = 0; i < entries.size(); i++) {
-    auto [at, inserted] = merged.emplace(IndexKey(entries[i].key, entries[i].subxact), kept);
+    auto [at, inserted] = merged.emplace(MakeEntryId(entries[i].key, entries[i].subxact), kept);
     if (inserted) {
       entries[kept++] = entries[i];
       continue;
@@ -214,6 +256,10 @@ struct RowEffect {
   bool immediate;  // counts at once (entering processing), else at commit
 };
 
+constexpr int kMaxRowEffects = 4;
+static_assert(2 * kMaxRowEffects <= kMaxKeysPerCall, "an UPDATE counts an old and a new row");
+
+// Write the effects of one row state to out; returns how many (<= kMaxRowEffects).
 int RowEffects(const JobCountState& row, int64 sign, RowEffect* out) {
   int n = 0;
   out[n++] = {MakeKey(CounterKind::kStatus, static_cast<int>(row.status)), sign, false};
@@ -225,7 +271,9 @@ int RowEffects(const JobCountState& row, int64 sign, RowEffect* out) {
   } else if (row.status == policy::JobStatus::kQueued) {
     int priority = static_cast<int>(row.priority);
     out[n++] = {MakeKey(CounterKind::kQueuedPriority, priority), sign, false};
-    out[n++] = {MakeKey(CounterKind::kQueuedBlock, priority, row.id >> kIdBlockShift), sign,
+    int64 block = row.id >> kIdBlockShift;
+    out[n++] = {MakeKey(CounterKind::kQueuedBlock, priority, block), sign, false};
+    out[n++] = {MakeKey(CounterKind::kQueuedRange, priority, block >> kBlockRangeShift), sign,
                 false};
   }
   return n;
@@ -239,17 +287,23 @@ void RegisterLedgerCallbacks() {
 }
 
 void RecordJobChange(const JobCountState* old_row, const JobCountState* new_row) {
-  RowEffect effects[8];
+  RowEffect effects[kMaxKeysPerCall];
   int n = 0;
   if (old_row != nullptr) n += RowEffects(*old_row, -1, effects + n);
   if (new_row != nullptr) n += RowEffects(*new_row, +1, effects + n);
 
-  CounterDelta pending[8] = {};
-  for (int i = 0; i < n; i++) pending[i] = CounterDelta{effects[i].key, effects[i].delta};
+  CounterDelta pending[kMaxKeysPerCall] = {};
+  CounterKey keys[kMaxKeysPerCall] = {};
+  for (int i = 0; i < n; i++) {
+    pending[i] = CounterDelta{effects[i].key, effects[i].delta};
+    keys[i] = effects[i].key;
+  }
   EnsureCountersValid(pending, n);
 
+  size_t found_at[kMaxKeysPerCall];
+  FindEntries(keys, n, found_at);
   for (int i = 0; i < n; i++) {
-    Entry& entry = EntryFor(effects[i].key);
+    Entry& entry = entries[found_at[i]];
     if (!effects[i].immediate) {
       entry.at_commit += effects[i].delta;
     } else if (entry.reserved > 0) {
@@ -263,7 +317,9 @@ void RecordJobChange(const JobCountState* old_row, const JobCountState* new_row)
 }
 
 bool TryReserve(const CounterKey& key, int64 limit) {
-  Entry& entry = EntryFor(key);
+  size_t found_at;
+  FindEntries(&key, 1, &found_at);
+  Entry& entry = entries[found_at];
   if (!TryAddCounter(entry.counter, 1, limit)) return false;
   entry.reserved++;
   return true;
@@ -292,12 +348,19 @@ int64 VisibleCount(const CounterKey& key) {
   return count;
 }
 
-int64 VisibleQueuedBlocksBefore(int priority, int64 block) {
-  int64 count = SumQueuedBlocksBefore(priority, block);
-  for (const Entry& entry : entries)
-    if (entry.key.kind == static_cast<uint8>(CounterKind::kQueuedBlock) &&
-        entry.key.database == MyDatabaseId && entry.key.slot == priority && entry.key.block < block)
-      count += entry.at_commit;
+int64 VisibleQueuedBefore(int priority, int64 block) {
+  int64 count = SumQueuedBefore(priority, block);
+  int64 range = block >> kBlockRangeShift;
+  // The same sums over this transaction's pending changes (see SumQueuedBefore).
+  for (const Entry& entry : entries) {
+    if (entry.key.database != MyDatabaseId || entry.key.slot != priority) continue;
+    bool earlier_range = entry.key.kind == static_cast<uint8>(CounterKind::kQueuedRange) &&
+                         entry.key.block < range;
+    bool earlier_block_in_range = entry.key.kind == static_cast<uint8>(CounterKind::kQueuedBlock) &&
+                                  entry.key.block < block &&
+                                  entry.key.block >= range << kBlockRangeShift;
+    if (earlier_range || earlier_block_in_range) count += entry.at_commit;
+  }
   return count;
 }
 

@@ -68,7 +68,7 @@ int64 QueuePosition(int64 job_id, policy::Priority priority) {
     if (policy::DispatchedBefore(higher, priority))
       ahead += VisibleCount(MakeKey(CounterKind::kQueuedPriority, static_cast<int>(higher)));
   int64 block = job_id >> kIdBlockShift;
-  ahead += VisibleQueuedBlocksBefore(static_cast<int>(priority), block);
+  ahead += VisibleQueuedBefore(static_cast<int>(priority), block);
   std::string_view name = policy::PriorityName(priority);
   Datum args[3] = {PointerGetDatum(cstring_to_text_with_len(name.data(), name.size())),
                    Int64GetDatum(block << kIdBlockShift), Int64GetDatum(job_id)};
@@ -104,17 +104,20 @@ policy::Micros MeanDuration(const Config& config, const char* job_type) {
   return type != nullptr ? type->expected_duration : 120 * policy::kMicrosPerSecond;
 }
 
-// Slots and running renders the job competes for: its resource's, capped by
-// the global limit, or the global ones.
+// Slots and running renders the job competes for: the global ones, or for a
+// job with a resource, the smaller of its resource's limit and the global
+// limit, free only as far as both have room.
 policy::WaitInput WaitInputFor(const Config& config, const char* resource, TimestampTz now) {
   int slots = GlobalLimitAt(config, now);
-  int64 running = ReadCounter(MakeKey(CounterKind::kRunningTotal));
+  int64 free = slots - ReadCounter(MakeKey(CounterKind::kRunningTotal));
   const ResourceConfig* limited = resource != nullptr ? config.FindResource(resource) : nullptr;
   if (limited != nullptr) {
-    slots = std::min(slots, ResourceLimitAt(config, *limited, now));
-    running = ReadCounter(MakeKey(CounterKind::kRunningResource, 0, 0, resource));
+    int resource_slots = ResourceLimitAt(config, *limited, now);
+    slots = std::min(slots, resource_slots);
+    free = std::min(free, resource_slots - ReadCounter(MakeKey(CounterKind::kRunningResource, 0,
+                                                                  0, resource)));
   }
-  return policy::WaitInput{0, slots, running, 0};
+  return policy::WaitInput{0, slots, slots - std::max<int64>(free, 0), 0};
 }
 
 Datum JobStatus(FunctionCallInfo fcinfo) {

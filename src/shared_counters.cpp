@@ -112,15 +112,19 @@ SharedCounter* EnterCounterOrNull(const CounterKey& key) {
   return counter;
 }
 
+// Release the exclusive lock and report that the counter hash is full.
+[[noreturn]] void RaiseCountersFull() {
+  LWLockRelease(shared->lock);
+  ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("queue counters are full"),
+                  errhint("Raise queue.max_counters (now %d) and restart the server.",
+                          queue_max_counters)));
+  pg_unreachable();
+}
+
 // Find or create a counter under the exclusive lock; error when the hash is full.
 SharedCounter* EnterCounter(const CounterKey& key) {
   SharedCounter* counter = EnterCounterOrNull(key);
-  if (counter == nullptr) {
-    LWLockRelease(shared->lock);
-    ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("queue counters are full"),
-                    errhint("Raise queue.max_counters (now %d) and restart the server.",
-                            queue_max_counters)));
-  }
+  if (counter == nullptr) RaiseCountersFull();
   return counter;
 }
 
@@ -197,11 +201,24 @@ RebuiltCount* CountJobs(int* count_out) {
   add(MakeKey(CounterKind::kRunningTotal), running);
   n = SpiRun(count_queued_blocks, nullptr, nullptr, SPI_OK_SELECT);
   int64 per_priority[policy::kPriorityCount] = {};
+  int first_range_row = used;  // ranges are summed from blocks, after them
+  int block_rows = 0;
   for (uint64 i = 0; i < n; i++) {
     int priority = static_cast<int>(*policy::ParsePriority(SpiText(i, 1)));
     int64 count = DatumGetInt64(SpiValueNotNull(i, 3));
     per_priority[priority] += count;
     add(MakeKey(CounterKind::kQueuedBlock, priority, DatumGetInt64(SpiValueNotNull(i, 2))), count);
+    block_rows++;
+  }
+  for (int b = first_range_row; b < first_range_row + block_rows; b++) {
+    CounterKey range = MakeKey(CounterKind::kQueuedRange, rows[b].key.slot,
+                               rows[b].key.block >> kBlockRangeShift);
+    int r = first_range_row + block_rows;
+    while (r < used && memcmp(&rows[r].key, &range, sizeof(range)) != 0) r++;
+    if (r == used)
+      add(range, rows[b].count);
+    else
+      rows[r].count += rows[b].count;
   }
   for (int p = 0; p < policy::kPriorityCount; p++)
     add(MakeKey(CounterKind::kQueuedPriority, p), per_priority[p]);
@@ -292,16 +309,21 @@ void InvalidateCounters() {
   validated_in = InvalidLocalTransactionId;
 }
 
-SharedCounter* PinCounter(const CounterKey& key) {
+void PinCounters(const CounterKey* keys, int count, SharedCounter** pinned) {
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-  SharedCounter* counter = EnterCounter(key);
-  counter->pins++;
-  if (key.kind == static_cast<uint8>(CounterKind::kQueuedBlock)) {
-    DatabaseSlot* slot = FindSlot(true);
-    slot->lowest_block[key.slot] = std::min(slot->lowest_block[key.slot], key.block);
+  for (int i = 0; i < count; i++) {
+    pinned[i] = EnterCounterOrNull(keys[i]);
+    if (pinned[i] == nullptr) {
+      for (int j = 0; j < i; j++) pinned[j]->pins--;  // nothing of this call stays pinned
+      RaiseCountersFull();
+    }
+    pinned[i]->pins++;
+    if (keys[i].kind == static_cast<uint8>(CounterKind::kQueuedBlock)) {
+      DatabaseSlot* slot = FindSlot(true);
+      slot->lowest_block[keys[i].slot] = std::min(slot->lowest_block[keys[i].slot], keys[i].block);
+    }
   }
   LWLockRelease(shared->lock);
-  return counter;
 }
 
 bool TryAddCounter(SharedCounter* counter, int64 delta, int64 limit) {
@@ -325,8 +347,7 @@ void SettleCounters(const std::vector<std::pair<SharedCounter*, int64>>& settlem
     counter->value += delta;
     counter->pins--;
     // Empty id blocks come and go with the queue; other counters are few.
-    if (counter->pins == 0 && counter->value == 0 &&
-        counter->key.kind == static_cast<uint8>(CounterKind::kQueuedBlock))
+    if (counter->pins == 0 && counter->value == 0 && IsQueuedPositionKind(counter->key.kind))
       hash_search(counters, &counter->key, HASH_REMOVE, nullptr);
   }
   LWLockRelease(shared->lock);
@@ -379,16 +400,26 @@ SharedCounter ReadRunTime(std::string_view job_type) {
   return result;
 }
 
-int64 SumQueuedBlocksBefore(int priority, int64 block) {
+// Add the counters of `key`'s kind and slot with key.block in [from, to).
+// Caller holds the lock.
+int64 SumCounters(CounterKey key, int64 from, int64 to) {
   int64 sum = 0;
-  CounterKey key = MakeKey(CounterKind::kQueuedBlock, priority);
-  LWLockAcquire(shared->lock, LW_SHARED);
-  DatabaseSlot* slot = FindSlot(false);
-  int64 lowest = slot != nullptr ? slot->lowest_block[priority] : block;
-  for (key.block = block - 1; key.block >= lowest; key.block--) {
+  for (key.block = to - 1; key.block >= from; key.block--) {
     if (auto* counter = static_cast<SharedCounter*>(hash_search(counters, &key, HASH_FIND, nullptr)))
       sum += counter->value;
   }
+  return sum;
+}
+
+int64 SumQueuedBefore(int priority, int64 block) {
+  int64 range = block >> kBlockRangeShift;
+  LWLockAcquire(shared->lock, LW_SHARED);
+  DatabaseSlot* slot = FindSlot(false);
+  int64 lowest = slot != nullptr ? slot->lowest_block[priority] : block;
+  int64 sum = SumCounters(MakeKey(CounterKind::kQueuedRange, priority),
+                          lowest >> kBlockRangeShift, range) +
+              SumCounters(MakeKey(CounterKind::kQueuedBlock, priority),
+                          std::max(lowest, range << kBlockRangeShift), block);
   LWLockRelease(shared->lock);
   return sum;
 }
@@ -433,13 +464,12 @@ int CompactCounters() {
     HASH_SEQ_STATUS scan;
     hash_seq_init(&scan, counters);
     while (auto* counter = static_cast<SharedCounter*>(hash_seq_search(&scan))) {
-      if (counter->key.database != MyDatabaseId ||
-          counter->key.kind != static_cast<uint8>(CounterKind::kQueuedBlock))
+      if (counter->key.database != MyDatabaseId || !IsQueuedPositionKind(counter->key.kind))
         continue;
       if (counter->value == 0 && counter->pins == 0) {
         hash_search(counters, &counter->key, HASH_REMOVE, nullptr);
         removed++;
-      } else {
+      } else if (counter->key.kind == static_cast<uint8>(CounterKind::kQueuedBlock)) {
         lowest[counter->key.slot] = std::min(lowest[counter->key.slot], counter->key.block);
       }
     }

@@ -12,9 +12,13 @@ void SpiFinish() {
 }
 
 // Prepare the statement on first use and keep the plan for the backend's life.
+// Plans are generic from the first call: every statement here is an index
+// probe whose best plan does not depend on the values, and custom plans would
+// be made again on every call (the planner never trusts a generic LIMIT $n).
 static SPIPlanPtr Prepared(SavedPlan& saved) {
   if (saved.plan == nullptr) {
-    SPIPlanPtr plan = SPI_prepare(saved.sql, saved.nargs, saved.argtypes);
+    SPIPlanPtr plan =
+        SPI_prepare_cursor(saved.sql, saved.nargs, saved.argtypes, CURSOR_OPT_GENERIC_PLAN);
     if (plan == nullptr)
       elog(ERROR, "queue: SPI_prepare failed (%s) for: %s", SPI_result_code_string(SPI_result),
            saved.sql);

@@ -48,7 +48,7 @@ void RecordRunTime(const char* job_type, policy::Micros run_time);
 int64 VisibleCount(const CounterKey& key);
 
 // Queued jobs of a priority in id blocks before `block`, as this transaction sees them.
-int64 VisibleQueuedBlocksBefore(int priority, int64 block);
+int64 VisibleQueuedBefore(int priority, int64 block);
 
 // Wake the background worker at commit: a retry became due at once.
 void WakeWorkerAtCommit();

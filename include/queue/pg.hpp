@@ -31,6 +31,7 @@ extern "C" {
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
 #include "pgtime.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"

@@ -26,12 +26,23 @@ enum class CounterKind : uint8 {
   kStatus,            // jobs per status (slot = status)
   kQueuedPriority,    // queued jobs per priority (slot = priority)
   kQueuedBlock,       // queued jobs per priority and block of ids (slot, block)
+  kQueuedRange,       // queued jobs per priority and range of blocks (slot, range)
   kRunTime,           // moving average of run time per job type (name)
 };
 
-// Ids are grouped in blocks of 2^kIdBlockShift for positions: a position is
-// the sum of the counts of earlier blocks plus a count inside one block.
+// Ids are grouped in blocks of 2^kIdBlockShift, and blocks in ranges of
+// 2^kBlockRangeShift, for positions: the jobs ahead of one are the counts of
+// the earlier ranges, plus those of the earlier blocks in its range, plus a
+// count inside its block. At a million queued ids that is a few dozen lookups.
 constexpr int kIdBlockShift = 8;
+constexpr int kBlockRangeShift = 8;
+
+// Whether a kind counts queued jobs by position (these come and go with the
+// queue and are removed when empty).
+inline bool IsQueuedPositionKind(uint8 kind) {
+  return kind == static_cast<uint8>(CounterKind::kQueuedBlock) ||
+         kind == static_cast<uint8>(CounterKind::kQueuedRange);
+}
 
 struct CounterKey {
   Oid database;
@@ -84,8 +95,9 @@ void EnsureCountersValid(const CounterDelta* pending = nullptr, int pending_coun
 // Forget this database's counters at commit of a TRUNCATE.
 void InvalidateCounters();
 
-// Find or create a counter and pin it for the current transaction.
-SharedCounter* PinCounter(const CounterKey& key);
+// Find or create counters and pin them for the current transaction, under one
+// acquisition of the lock.
+void PinCounters(const CounterKey* keys, int count, SharedCounter** counters);
 
 // Add delta to a pinned counter unless that would take it above limit.
 bool TryAddCounter(SharedCounter* counter, int64 delta, int64 limit);
@@ -109,7 +121,7 @@ int64 ReadCounter(const CounterKey& key);
 SharedCounter ReadRunTime(std::string_view job_type);
 
 // Queued jobs of a priority in the id blocks before `block`.
-int64 SumQueuedBlocksBefore(int priority, int64 block);
+int64 SumQueuedBefore(int priority, int64 block);
 
 // Sum of the minutes in [from_minute, to_minute].
 MinuteStats SumMinuteStats(int64 from_minute, int64 to_minute);
