@@ -42,9 +42,10 @@ int64 RequiredJobId(FunctionCallInfo fcinfo, int index) {
 }
 
 void RaiseUnknownJob(int64 job_id) {
-  ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND), errmsg("job %lld does not exist", (long long)job_id),
-                  errhint("Job ids come from queue.enqueue(); finished jobs are pruned after "
-                          "queue.settings.retention.")));
+  ereport(ERROR,
+          (errcode(ERRCODE_NO_DATA_FOUND), errmsg("job %lld does not exist", (long long)job_id),
+           errhint("Job ids come from queue.enqueue(); finished jobs are pruned after "
+                   "queue.settings.retention.")));
   pg_unreachable();
 }
 

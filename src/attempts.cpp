@@ -29,7 +29,9 @@ SavedPlan end_attempts = {
     "  INSERT INTO queue.job_events (job_id, from_status, to_status, worker_id, detail)"
     "  SELECT id, 'processing', status, worker_id, last_error FROM ended)"
     "SELECT id, status FROM ended",
-    4, {INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID}, nullptr};
+    4,
+    {INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID},
+    nullptr};
 
 SavedPlan complete_job = {
     "WITH done AS ("
@@ -42,14 +44,18 @@ SavedPlan complete_job = {
     "  INSERT INTO queue.job_events (job_id, from_status, to_status, worker_id)"
     "  SELECT id, 'processing', 'completed', worker_id FROM done)"
     "SELECT job_type, run_micros FROM done",
-    3, {INT8OID, TEXTOID, JSONBOID}, nullptr};
+    3,
+    {INT8OID, TEXTOID, JSONBOID},
+    nullptr};
 
 SavedPlan job_exists = {"SELECT 1 FROM queue.jobs WHERE id = $1", 1, {INT8OID}, nullptr};
 
 SavedPlan lock_held_attempt = {
     "SELECT attempts, max_attempts, cancel_requested FROM queue.jobs"
     " WHERE id = $1 AND status = 'processing' AND worker_id = $2 FOR UPDATE",
-    2, {INT8OID, TEXTOID}, nullptr};
+    2,
+    {INT8OID, TEXTOID},
+    nullptr};
 
 int64 CurrentMinute() {
   return GetCurrentTransactionStartTimestamp() / (60 * policy::kMicrosPerSecond);
@@ -108,8 +114,8 @@ Datum Fail(FunctionCallInfo fcinfo) {
   }
   FailedAttempt attempt{job_id, DatumGetInt32(SpiValueNotNull(0, 1)),
                         DatumGetInt32(SpiValueNotNull(0, 2)), DatumGetBool(SpiValueNotNull(0, 3))};
-  AttemptEnd end = DecideFailure(config, attempt, retryable, true,
-                                 GetCurrentTransactionStartTimestamp(), error);
+  AttemptEnd end =
+      DecideFailure(config, attempt, retryable, true, GetCurrentTransactionStartTimestamp(), error);
   EndAttempts(&end, 1);
   Datum status = SpiValueNotNull(0, 2);  // an enum: passed by value
   SpiFinish();

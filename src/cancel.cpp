@@ -12,8 +12,8 @@ namespace queue {
 
 namespace {
 
-SavedPlan lock_job = {"SELECT status, owner FROM queue.jobs WHERE id = $1 FOR UPDATE", 1,
-                      {INT8OID}, nullptr};
+SavedPlan lock_job = {
+    "SELECT status, owner FROM queue.jobs WHERE id = $1 FOR UPDATE", 1, {INT8OID}, nullptr};
 
 SavedPlan cancel_waiting = {
     "WITH cancelled AS ("
@@ -23,7 +23,9 @@ SavedPlan cancel_waiting = {
     "  WHERE j.id = $1 RETURNING j.id, before.status AS from_status, j.last_error)"
     "INSERT INTO queue.job_events (job_id, from_status, to_status, detail)"
     "SELECT id, from_status, 'cancelled', last_error FROM cancelled",
-    2, {INT8OID, TEXTOID}, nullptr};
+    2,
+    {INT8OID, TEXTOID},
+    nullptr};
 
 SavedPlan request_cancel = {
     "WITH flagged AS ("
@@ -32,7 +34,9 @@ SavedPlan request_cancel = {
     "INSERT INTO queue.job_events (job_id, from_status, to_status, worker_id, detail)"
     "SELECT id, 'processing', 'processing', worker_id,"
     "  'cancellation requested' || coalesce(': ' || $2, '') FROM flagged",
-    2, {INT8OID, TEXTOID}, nullptr};
+    2,
+    {INT8OID, TEXTOID},
+    nullptr};
 
 Datum Cancel(FunctionCallInfo fcinfo) {
   int64 job_id = RequiredJobId(fcinfo, 0);

@@ -33,7 +33,9 @@ SavedPlan read_settings = {
     "FROM queue.settings",
     0, {}, nullptr};
 SavedPlan read_resources = {
-    "SELECT resource, max_concurrent, peak_scaling FROM queue.resources ORDER BY resource", 0, {},
+    "SELECT resource, max_concurrent, peak_scaling FROM queue.resources ORDER BY resource",
+    0,
+    {},
     nullptr};
 SavedPlan read_job_types = {
     "SELECT job_type, priority::text, resource, " QUEUE_MICROS("expected_duration") ", "
@@ -60,8 +62,8 @@ void LoadConfig(Config& config) {
   config.max_concurrent = Int32At(0, 1);
   config.job_timeout = Int64At(0, 2);
   config.max_retries = Int32At(0, 3);
-  config.retry = policy::RetryPolicy{Int64At(0, 4), DatumGetFloat8(SpiValueNotNull(0, 5)),
-                                     Int64At(0, 6)};
+  config.retry =
+      policy::RetryPolicy{Int64At(0, 4), DatumGetFloat8(SpiValueNotNull(0, 5)), Int64At(0, 6)};
   const char* zone_name = SpiText(0, 7);
   config.timezone = pg_tzset(zone_name);
   if (config.timezone == nullptr)
@@ -94,8 +96,8 @@ void LoadConfig(Config& config) {
   config.peak_windows.clear();
   n = SpiRun(read_peak_windows, nullptr, nullptr, SPI_OK_SELECT);
   for (uint64 i = 0; i < n; i++) {
-    config.peak_windows.push_back(policy::PeakWindow{Int64At(i, 1), Int64At(i, 2),
-                                                     DatumGetFloat8(SpiValueNotNull(i, 3))});
+    config.peak_windows.push_back(
+        policy::PeakWindow{Int64At(i, 1), Int64At(i, 2), DatumGetFloat8(SpiValueNotNull(i, 3))});
   }
   SpiFinish();
 }

@@ -28,7 +28,9 @@ SavedPlan touch_worker = {
     " state = CASE WHEN state = 'dead' THEN 'active'::queue.worker_state ELSE state END"
     " WHERE worker_id = $1"
     " RETURNING state = 'draining', capacity, resources",
-    1, {TEXTOID}, nullptr};
+    1,
+    {TEXTOID},
+    nullptr};
 
 // The worker's running jobs and the capacity of the other live workers
 // ($2 = settings.worker_timeout in microseconds). A statement of its own, so
@@ -39,7 +41,9 @@ SavedPlan worker_load = {
     "  (SELECT coalesce(sum(w.capacity), 0) FROM queue.workers w"
     "    WHERE w.worker_id <> $1 AND w.state = 'active'"
     "      AND w.last_heartbeat > now() - $2 * interval '1 microsecond')",
-    2, {TEXTOID, INT8OID}, nullptr};
+    2,
+    {TEXTOID, INT8OID},
+    nullptr};
 
 // Claimable jobs in dispatch order, locked; $1 the caller's resources,
 // $2 full resources, $3 how many, $4 the worker's registered resources,
@@ -51,7 +55,9 @@ SavedPlan find_candidates = {
     "        AND ($4 IS NULL OR resource = ANY($4)) AND resource <> ALL($2)))"
     "   AND id <> ALL($5)"
     " ORDER BY priority, id LIMIT $3 FOR UPDATE SKIP LOCKED",
-    5, {TEXTARRAYOID, TEXTARRAYOID, INT4OID, TEXTARRAYOID, INT8ARRAYOID}, nullptr};
+    5,
+    {TEXTARRAYOID, TEXTARRAYOID, INT4OID, TEXTARRAYOID, INT8ARRAYOID},
+    nullptr};
 
 SavedPlan claim_jobs = {
     "WITH claimed AS ("
@@ -62,7 +68,9 @@ SavedPlan claim_jobs = {
     "  INSERT INTO queue.job_events (job_id, from_status, to_status, worker_id, detail)"
     "  SELECT id, 'queued', 'processing', worker_id, 'attempt ' || attempts FROM claimed)"
     "SELECT * FROM claimed ORDER BY priority, id",
-    2, {INT8ARRAYOID, TEXTOID}, nullptr};
+    2,
+    {INT8ARRAYOID, TEXTOID},
+    nullptr};
 
 bool Contains(char** items, int count, const char* item) {
   for (int i = 0; i < count; i++)
@@ -73,8 +81,8 @@ bool Contains(char** items, int count, const char* item) {
 // What the worker registry says about the caller.
 struct WorkerSlots {
   bool draining;
-  int free;                       // free slots
-  Datum resources;                // registered resources (text[]) or 0
+  int free;         // free slots
+  Datum resources;  // registered resources (text[]) or 0
 };
 
 // The caller's free slots: its fair share of the global limit (see

@@ -35,15 +35,17 @@ SavedPlan insert_job = {
 SavedPlan find_deduplicated = {
     "SELECT id FROM queue.jobs WHERE dedupe_key = $1"
     " AND status IN ('queued', 'retrying', 'processing')",
-    1, {TEXTOID}, nullptr};
+    1,
+    {TEXTOID},
+    nullptr};
 
 // The job type's row, or an error listing the known types.
 const JobTypeConfig& RequireJobType(const Config& config, const char* name) {
   const JobTypeConfig* type = config.FindJobType(name);
   if (type == nullptr)
-    Raise(ERRCODE_INVALID_PARAMETER_VALUE, std::string("unknown job type \"") + name + "\"",
-          "Known job types: " + config.JobTypeNames() +
-              ". An admin adds types to queue.job_types.");
+    Raise(
+        ERRCODE_INVALID_PARAMETER_VALUE, std::string("unknown job type \"") + name + "\"",
+        "Known job types: " + config.JobTypeNames() + ". An admin adds types to queue.job_types.");
   return *type;
 }
 
@@ -89,8 +91,16 @@ Datum Enqueue(FunctionCallInfo fcinfo) {
       PG_ARGISNULL(kRunAt) ? 0 : PG_GETARG_DATUM(kRunAt),
       dedupe_key != nullptr ? CStringGetTextDatum(dedupe_key) : 0,
   };
-  char nulls[10] = {' ', ' ', resource ? ' ' : 'n', ' ', user_id ? ' ' : 'n', ' ', ' ', ' ',
-                    PG_ARGISNULL(kRunAt) ? 'n' : ' ', dedupe_key ? ' ' : 'n'};
+  char nulls[10] = {' ',
+                    ' ',
+                    resource ? ' ' : 'n',
+                    ' ',
+                    user_id ? ' ' : 'n',
+                    ' ',
+                    ' ',
+                    ' ',
+                    PG_ARGISNULL(kRunAt) ? 'n' : ' ',
+                    dedupe_key ? ' ' : 'n'};
 
   EnsureCountersValid();
   SpiConnect();

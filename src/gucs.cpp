@@ -22,10 +22,9 @@ void DefineSettings() {
       "still waiting (per priority).",
       &queue_max_counters, 65536, 1024, 16 * 1024 * 1024, PGC_POSTMASTER, 0, nullptr, nullptr,
       nullptr);
-  DefineCustomBoolVariable(
-      "queue.enabled", "Runs the queue background worker's maintenance ticks.",
-      "When off, schedule SELECT queue.tick() with pg_cron instead.", &queue_enabled, true,
-      PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomBoolVariable("queue.enabled", "Runs the queue background worker's maintenance ticks.",
+                           "When off, schedule SELECT queue.tick() with pg_cron instead.",
+                           &queue_enabled, true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
   DefineCustomStringVariable("queue.database", "Database whose queue the background worker serves.",
                              nullptr, &queue_database, "postgres", PGC_POSTMASTER, 0, nullptr,
                              nullptr, nullptr);

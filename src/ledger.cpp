@@ -233,8 +233,8 @@ void OnSubtransactionCommit(SubTransactionId subxact, SubTransactionId parent) {
     if (pending.subxact == subxact) pending.subxact = parent;
 }
 
-void SubtransactionCallback(SubXactEvent event, SubTransactionId subxact,
-                            SubTransactionId parent, void*) {
+void SubtransactionCallback(SubXactEvent event, SubTransactionId subxact, SubTransactionId parent,
+                            void*) {
   CaughtError caught;
   try {
     if (event == SUBXACT_EVENT_ABORT_SUB)
@@ -354,8 +354,8 @@ int64 VisibleQueuedBefore(int priority, int64 block) {
   // The same sums over this transaction's pending changes (see SumQueuedBefore).
   for (const Entry& entry : entries) {
     if (entry.key.database != MyDatabaseId || entry.key.slot != priority) continue;
-    bool earlier_range = entry.key.kind == static_cast<uint8>(CounterKind::kQueuedRange) &&
-                         entry.key.block < range;
+    bool earlier_range =
+        entry.key.kind == static_cast<uint8>(CounterKind::kQueuedRange) && entry.key.block < range;
     bool earlier_block_in_range = entry.key.kind == static_cast<uint8>(CounterKind::kQueuedBlock) &&
                                   entry.key.block < block &&
                                   entry.key.block >= range << kBlockRangeShift;

@@ -39,19 +39,25 @@ enum JobColumn {
 SavedPlan read_job = {
     "SELECT status, priority, owner, job_type, resource, attempts, max_attempts, last_error,"
     " enqueued_at, started_at, finished_at, run_at FROM queue.jobs WHERE id = $1",
-    1, {INT8OID}, nullptr};
+    1,
+    {INT8OID},
+    nullptr};
 
 // Queued jobs dispatched before ($1 priority, $2 id) that are not due yet.
 SavedPlan count_not_due_ahead = {
     "SELECT count(*) FROM queue.jobs"
     " WHERE status = 'queued' AND run_at > enqueued_at AND run_at > now()"
     "   AND (priority, id) < ($1::queue.priority, $2)",
-    2, {TEXTOID, INT8OID}, nullptr};
+    2,
+    {TEXTOID, INT8OID},
+    nullptr};
 
 SavedPlan count_in_block = {
     "SELECT count(*) FROM queue.jobs"
     " WHERE status = 'queued' AND priority = $1::queue.priority AND id >= $2 AND id < $3",
-    3, {TEXTOID, INT8OID, INT8OID}, nullptr};
+    3,
+    {TEXTOID, INT8OID, INT8OID},
+    nullptr};
 
 // Read the job (SPI connected), checking the caller may see it.
 void ReadVisibleJob(int64 job_id) {
@@ -88,8 +94,8 @@ Datum Position(FunctionCallInfo fcinfo) {
   SpiConnect();
   ReadVisibleJob(job_id);
   bool queued = StatusFromDatum(SpiValueNotNull(0, kStatus)) == policy::JobStatus::kQueued;
-  int64 position = queued ? QueuePosition(job_id, PriorityFromDatum(SpiValueNotNull(0, kPriority)))
-                          : 0;
+  int64 position =
+      queued ? QueuePosition(job_id, PriorityFromDatum(SpiValueNotNull(0, kPriority))) : 0;
   SpiFinish();
   if (!queued) PG_RETURN_NULL();
   PG_RETURN_INT32(ClampToInt32(position));
@@ -114,8 +120,8 @@ policy::WaitInput WaitInputFor(const Config& config, const char* resource, Times
   if (limited != nullptr) {
     int resource_slots = ResourceLimitAt(config, *limited, now);
     slots = std::min(slots, resource_slots);
-    free = std::min(free, resource_slots - ReadCounter(MakeKey(CounterKind::kRunningResource, 0,
-                                                                  0, resource)));
+    free = std::min(
+        free, resource_slots - ReadCounter(MakeKey(CounterKind::kRunningResource, 0, 0, resource)));
   }
   return policy::WaitInput{0, slots, slots - std::max<int64>(free, 0), 0};
 }
@@ -137,8 +143,8 @@ Datum JobStatus(FunctionCallInfo fcinfo) {
   nulls[0] = false;
   values[1] = SpiValueNotNull(0, kStatus);
   nulls[1] = false;
-  int columns_from_row[6][2] = {{5, kAttempts},  {6, kMaxAttempts}, {7, kLastError},
-                                {8, kEnqueuedAt}, {9, kStartedAt},  {10, kFinishedAt}};
+  int columns_from_row[6][2] = {{5, kAttempts},   {6, kMaxAttempts}, {7, kLastError},
+                                {8, kEnqueuedAt}, {9, kStartedAt},   {10, kFinishedAt}};
   for (auto [out, in] : columns_from_row) {
     Datum value = SpiValue(0, in, &isnull);
     bool by_value = in != kLastError;  // integers and timestamps are passed by value

@@ -163,11 +163,15 @@ SavedPlan count_by_status = {
     "SELECT status::text, count(*) FROM queue.jobs GROUP BY status", 0, {}, nullptr};
 SavedPlan count_running = {
     "SELECT resource, count(*) FROM queue.jobs WHERE status = 'processing' GROUP BY resource",
-    0, {}, nullptr};
+    0,
+    {},
+    nullptr};
 SavedPlan count_queued_blocks = {
     "SELECT priority::text, id >> 8, count(*) FROM queue.jobs WHERE status = 'queued'"
     " GROUP BY priority, id >> 8",
-    0, {}, nullptr};
+    0,
+    {},
+    nullptr};
 
 // Count queue.jobs into palloc'd rows (no lock held: the scan may be long).
 RebuiltCount* CountJobs(int* count_out) {
@@ -211,8 +215,8 @@ RebuiltCount* CountJobs(int* count_out) {
     block_rows++;
   }
   for (int b = first_range_row; b < first_range_row + block_rows; b++) {
-    CounterKey range = MakeKey(CounterKind::kQueuedRange, rows[b].key.slot,
-                               rows[b].key.block >> kBlockRangeShift);
+    CounterKey range =
+        MakeKey(CounterKind::kQueuedRange, rows[b].key.slot, rows[b].key.block >> kBlockRangeShift);
     int r = first_range_row + block_rows;
     while (r < used && memcmp(&rows[r].key, &range, sizeof(range)) != 0) r++;
     if (r == used)
@@ -405,7 +409,8 @@ SharedCounter ReadRunTime(std::string_view job_type) {
 int64 SumCounters(CounterKey key, int64 from, int64 to) {
   int64 sum = 0;
   for (key.block = to - 1; key.block >= from; key.block--) {
-    if (auto* counter = static_cast<SharedCounter*>(hash_search(counters, &key, HASH_FIND, nullptr)))
+    if (auto* counter =
+            static_cast<SharedCounter*>(hash_search(counters, &key, HASH_FIND, nullptr)))
       sum += counter->value;
   }
   return sum;
@@ -416,10 +421,10 @@ int64 SumQueuedBefore(int priority, int64 block) {
   LWLockAcquire(shared->lock, LW_SHARED);
   DatabaseSlot* slot = FindSlot(false);
   int64 lowest = slot != nullptr ? slot->lowest_block[priority] : block;
-  int64 sum = SumCounters(MakeKey(CounterKind::kQueuedRange, priority),
-                          lowest >> kBlockRangeShift, range) +
-              SumCounters(MakeKey(CounterKind::kQueuedBlock, priority),
-                          std::max(lowest, range << kBlockRangeShift), block);
+  int64 sum =
+      SumCounters(MakeKey(CounterKind::kQueuedRange, priority), lowest >> kBlockRangeShift, range) +
+      SumCounters(MakeKey(CounterKind::kQueuedBlock, priority),
+                  std::max(lowest, range << kBlockRangeShift), block);
   LWLockRelease(shared->lock);
   return sum;
 }

@@ -27,7 +27,9 @@ SavedPlan oldest_queued = {
     "SELECT now() - min(first.enqueued_at) FROM unnest(enum_range(NULL::queue.priority)) p,"
     " LATERAL (SELECT enqueued_at FROM queue.jobs"
     "          WHERE status = 'queued' AND priority = p ORDER BY id LIMIT 1) first",
-    0, {}, nullptr};
+    0,
+    {},
+    nullptr};
 
 // {"manim": {"running": 2, "limit": 4}, ...} for every configured resource.
 Datum ProcessingByResource(const Config& config, TimestampTz now) {
@@ -38,10 +40,10 @@ Datum ProcessingByResource(const Config& config, TimestampTz now) {
     const ResourceConfig& resource = config.resources[i];
     if (i > 0) appendStringInfoString(&json, ", ");
     escape_json(&json, resource.name.c_str());
-    appendStringInfo(&json, ": {\"running\": %lld, \"limit\": %d}",
-                     (long long)ReadCounter(
-                         MakeKey(CounterKind::kRunningResource, 0, 0, resource.name)),
-                     ResourceLimitAt(config, resource, now));
+    appendStringInfo(
+        &json, ": {\"running\": %lld, \"limit\": %d}",
+        (long long)ReadCounter(MakeKey(CounterKind::kRunningResource, 0, 0, resource.name)),
+        ResourceLimitAt(config, resource, now));
   }
   appendStringInfoChar(&json, '}');
   return DirectFunctionCall1(jsonb_in, CStringGetDatum(json.data));
@@ -60,8 +62,8 @@ Datum Stats(FunctionCallInfo fcinfo) {
     values[column++] =
         Int64GetDatum(VisibleCount(MakeKey(CounterKind::kStatus, static_cast<int>(status))));
   for (policy::Priority priority : policy::kAllPriorities)
-    values[column++] =
-        Int64GetDatum(VisibleCount(MakeKey(CounterKind::kQueuedPriority, static_cast<int>(priority))));
+    values[column++] = Int64GetDatum(
+        VisibleCount(MakeKey(CounterKind::kQueuedPriority, static_cast<int>(priority))));
   values[column++] = ProcessingByResource(config, now);
   values[column++] = Int32GetDatum(GlobalLimitAt(config, now));
   values[column++] = BoolGetDatum(IsPeakAt(config, now));

@@ -26,20 +26,26 @@ SavedPlan overdue_attempts = {
     "  extract(epoch FROM timeout)::int8 FROM queue.jobs"
     " WHERE status = 'processing' AND deadline < now()"
     " ORDER BY deadline LIMIT $1 FOR UPDATE SKIP LOCKED",
-    1, {INT4OID}, nullptr};
+    1,
+    {INT4OID},
+    nullptr};
 
 // $1 worker_timeout in microseconds.
 SavedPlan mark_dead_workers = {
     "UPDATE queue.workers SET state = 'dead'"
     " WHERE state <> 'dead' AND last_heartbeat < now() - $1 * interval '1 microsecond'",
-    1, {INT8OID}, nullptr};
+    1,
+    {INT8OID},
+    nullptr};
 
 SavedPlan orphaned_attempts = {
     "SELECT j.id, j.attempts, j.max_attempts, j.cancel_requested, j.worker_id"
     " FROM queue.jobs j JOIN queue.workers w ON w.worker_id = j.worker_id"
     " WHERE j.status = 'processing' AND w.state = 'dead'"
     " ORDER BY j.id LIMIT $1 FOR UPDATE OF j SKIP LOCKED",
-    1, {INT4OID}, nullptr};
+    1,
+    {INT4OID},
+    nullptr};
 
 SavedPlan release_retries = {
     "WITH released AS ("
@@ -51,7 +57,9 @@ SavedPlan release_retries = {
     "  INSERT INTO queue.job_events (job_id, from_status, to_status, detail)"
     "  SELECT id, 'retrying', 'queued', 'retry due' FROM released)"
     "SELECT count(*) FROM released",
-    1, {INT4OID}, nullptr};
+    1,
+    {INT4OID},
+    nullptr};
 
 // $1 retention in microseconds, $2 batch size.
 SavedPlan prune_finished = {
@@ -63,7 +71,9 @@ SavedPlan prune_finished = {
     "  RETURNING id),"
     " events AS (DELETE FROM queue.job_events WHERE job_id IN (SELECT id FROM pruned))"
     "SELECT count(*) FROM pruned",
-    2, {INT8OID, INT4OID}, nullptr};
+    2,
+    {INT8OID, INT4OID},
+    nullptr};
 
 SavedPlan count_alerts = {"SELECT count(*) FROM queue.alerts", 0, {}, nullptr};
 
@@ -76,9 +86,11 @@ int EndFailedAttempts(const Config& config, uint64 rows, bool backoff, const cha
   TimestampTz now = GetCurrentTransactionStartTimestamp();
   auto* ends = static_cast<AttemptEnd*>(palloc(sizeof(AttemptEnd) * rows));
   for (uint64 i = 0; i < rows; i++) {
-    FailedAttempt attempt{DatumGetInt64(SpiValueNotNull(i, 1)), DatumGetInt32(SpiValueNotNull(i, 2)),
-                          DatumGetInt32(SpiValueNotNull(i, 3)), DatumGetBool(SpiValueNotNull(i, 4))};
-    ends[i] = DecideFailure(config, attempt, true, backoff, now, psprintf(error_format, SpiText(i, 5)));
+    FailedAttempt attempt{
+        DatumGetInt64(SpiValueNotNull(i, 1)), DatumGetInt32(SpiValueNotNull(i, 2)),
+        DatumGetInt32(SpiValueNotNull(i, 3)), DatumGetBool(SpiValueNotNull(i, 4))};
+    ends[i] =
+        DecideFailure(config, attempt, true, backoff, now, psprintf(error_format, SpiText(i, 5)));
   }
   return static_cast<int>(EndAttempts(ends, static_cast<int>(rows)));
 }
@@ -96,11 +108,10 @@ TickResult RunTick() {
   result.timed_out = EndFailedAttempts(config, rows, true, "attempt timed out after %s s");
 
   Datum worker_timeout = Int64GetDatum(config.worker_timeout);
-  result.dead_workers = static_cast<int>(
-      SpiRun(mark_dead_workers, &worker_timeout, nullptr, SPI_OK_UPDATE));
+  result.dead_workers =
+      static_cast<int>(SpiRun(mark_dead_workers, &worker_timeout, nullptr, SPI_OK_UPDATE));
   rows = SpiRun(orphaned_attempts, &batch, nullptr, SPI_OK_SELECT);
-  result.recovered = EndFailedAttempts(config, rows, false,
-                                       "worker %s stopped sending heartbeats");
+  result.recovered = EndFailedAttempts(config, rows, false, "worker %s stopped sending heartbeats");
 
   SpiRun(release_retries, &batch, nullptr, SPI_OK_SELECT);
   result.released = static_cast<int>(CountResult());
@@ -120,9 +131,9 @@ TickResult RunTick() {
 static Datum Tick(FunctionCallInfo fcinfo) {
   TupleDesc desc = ResultRowDescriptor(fcinfo);
   TickResult result = RunTick();
-  Datum values[6] = {Int32GetDatum(result.timed_out), Int32GetDatum(result.released),
+  Datum values[6] = {Int32GetDatum(result.timed_out),    Int32GetDatum(result.released),
                      Int32GetDatum(result.dead_workers), Int32GetDatum(result.recovered),
-                     Int32GetDatum(result.pruned), Int32GetDatum(result.alerts)};
+                     Int32GetDatum(result.pruned),       Int32GetDatum(result.alerts)};
   bool nulls[6] = {};
   return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }

@@ -22,26 +22,32 @@ SavedPlan upsert_worker = {
     " ON CONFLICT (worker_id) DO UPDATE SET resources = excluded.resources,"
     "   capacity = excluded.capacity, state = 'active', last_heartbeat = now()"
     " RETURNING *",
-    3, {TEXTOID, TEXTARRAYOID, INT4OID}, nullptr};
+    3,
+    {TEXTOID, TEXTARRAYOID, INT4OID},
+    nullptr};
 
 SavedPlan beat = {
     "UPDATE queue.workers SET last_heartbeat = now(),"
     " state = CASE WHEN state = 'dead' THEN 'active'::queue.worker_state ELSE state END"
     " WHERE worker_id = $1",
-    1, {TEXTOID}, nullptr};
+    1,
+    {TEXTOID},
+    nullptr};
 
 SavedPlan cancel_requests = {
     "SELECT id FROM queue.jobs"
     " WHERE status = 'processing' AND worker_id = $1 AND cancel_requested ORDER BY id",
-    1, {TEXTOID}, nullptr};
+    1,
+    {TEXTOID},
+    nullptr};
 
-SavedPlan drain = {"UPDATE queue.workers SET state = 'draining' WHERE worker_id = $1", 1,
-                   {TEXTOID}, nullptr};
+SavedPlan drain = {
+    "UPDATE queue.workers SET state = 'draining' WHERE worker_id = $1", 1, {TEXTOID}, nullptr};
 
 [[noreturn]] void RaiseUnknownWorker(const char* worker_id) {
-  ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND),
-                  errmsg("worker \"%s\" is not registered", worker_id),
-                  errhint("Register it first with queue.register_worker().")));
+  ereport(ERROR,
+          (errcode(ERRCODE_NO_DATA_FOUND), errmsg("worker \"%s\" is not registered", worker_id),
+           errhint("Register it first with queue.register_worker().")));
   pg_unreachable();
 }
 

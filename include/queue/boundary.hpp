@@ -110,8 +110,10 @@ void PgCall(Call&& call) {
 
 // Define the SQL-callable symbol `symbol`, running `body` (a function taking
 // FunctionCallInfo and returning Datum) behind Guard().
-#define QUEUE_SQL_FUNCTION(symbol, body)                                           \
-  extern "C" {                                                                     \
-  PG_FUNCTION_INFO_V1(symbol);                                                     \
-  Datum symbol(PG_FUNCTION_ARGS) { return queue::Guard([&] { return body(fcinfo); }); } \
+#define QUEUE_SQL_FUNCTION(symbol, body)               \
+  extern "C" {                                         \
+  PG_FUNCTION_INFO_V1(symbol);                         \
+  Datum symbol(PG_FUNCTION_ARGS) {                     \
+    return queue::Guard([&] { return body(fcinfo); }); \
+  }                                                    \
   }

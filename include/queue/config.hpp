@@ -20,10 +20,10 @@ namespace queue {
 struct JobTypeConfig {
   std::string name;
   policy::Priority priority;
-  std::string resource;             // empty: no resource
+  std::string resource;  // empty: no resource
   policy::Micros expected_duration;
-  policy::Micros timeout;           // 0: settings.job_timeout
-  int max_retries;                  // -1: settings.max_retries
+  policy::Micros timeout;  // 0: settings.job_timeout
+  int max_retries;         // -1: settings.max_retries
 };
 
 struct ResourceConfig {
@@ -50,7 +50,7 @@ struct Config {
 
   const JobTypeConfig* FindJobType(std::string_view name) const;
   const ResourceConfig* FindResource(std::string_view name) const;
-  std::string JobTypeNames() const;   // "daily_ca, doubt, topic_short"
+  std::string JobTypeNames() const;  // "daily_ca, doubt, topic_short"
   std::string ResourceNames() const;
 };
 

@@ -115,6 +115,4 @@ TEST(FairShareTest, ProportionalShareWhenWorkersOutnumberTheLimit) {
   EXPECT_EQ(queue::policy::FairShare(0, 5, 100), 1);
 }
 
-TEST(FairShareTest, NoCapacityNoShare) {
-  EXPECT_EQ(queue::policy::FairShare(10, 0, 10), 0);
-}
+TEST(FairShareTest, NoCapacityNoShare) { EXPECT_EQ(queue::policy::FairShare(10, 0, 10), 0); }
