@@ -13,24 +13,34 @@ namespace {
 
 enum EnqueueArg { kJobType, kPayload, kUserId, kPriority, kResource, kRunAt, kDedupeKey };
 
-SavedPlan insert_job = {
-    "WITH inserted AS ("
-    "  INSERT INTO queue.jobs (job_type, priority, resource, payload, user_id, owner,"
-    "                          max_attempts, timeout, run_at, dedupe_key)"
-    "  VALUES ($1, $2::queue.priority, $3, $4, $5, $6, $7, $8 * interval '1 microsecond',"
-    "          coalesce($9, now()), $10)"
-    "  ON CONFLICT (dedupe_key)"
-    "    WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'retrying', 'processing')"
-    "    DO NOTHING"
-    "  RETURNING id, status),"
-    " logged AS ("
-    "  INSERT INTO queue.job_events (job_id, from_status, to_status, detail)"
-    "  SELECT id, NULL, status, 'enqueued' FROM inserted)"
-    "SELECT id FROM inserted",
-    10,
-    {TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, OIDOID, INT4OID, INT8OID, TIMESTAMPTZOID,
-     TEXTOID},
-    nullptr};
+// Insert a job and its first audit row. Only a job with a dedupe key needs
+// the (costlier) speculative insertion of ON CONFLICT.
+#define QUEUE_INSERT_JOB(on_conflict)                                                   \
+  "WITH inserted AS ("                                                                  \
+  "  INSERT INTO queue.jobs (job_type, priority, resource, payload, user_id, owner,"    \
+  "                          max_attempts, timeout, run_at, dedupe_key)"                \
+  "  VALUES ($1, $2::queue.priority, $3, $4, $5, $6, $7, $8 * interval '1 microsecond'," \
+  "          coalesce($9, now()), $10)" on_conflict                                     \
+  "  RETURNING id, status),"                                                            \
+  " logged AS ("                                                                        \
+  "  INSERT INTO queue.job_events (job_id, from_status, to_status, detail)"             \
+  "  SELECT id, NULL, status, 'enqueued' FROM inserted)"                                \
+  "SELECT id FROM inserted"
+#define QUEUE_INSERT_JOB_ARGS                                                            \
+  10, {TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, OIDOID, INT4OID, INT8OID,          \
+       TIMESTAMPTZOID, TEXTOID}
+
+SavedPlan insert_job = {QUEUE_INSERT_JOB(""), QUEUE_INSERT_JOB_ARGS, nullptr};
+
+SavedPlan insert_deduplicated_job = {
+    QUEUE_INSERT_JOB("  ON CONFLICT (dedupe_key)"
+                     "    WHERE dedupe_key IS NOT NULL"
+                     "      AND status IN ('queued', 'retrying', 'processing')"
+                     "    DO NOTHING"),
+    QUEUE_INSERT_JOB_ARGS, nullptr};
+
+#undef QUEUE_INSERT_JOB
+#undef QUEUE_INSERT_JOB_ARGS
 
 SavedPlan find_deduplicated = {
     "SELECT id FROM queue.jobs WHERE dedupe_key = $1"
@@ -111,7 +121,8 @@ Datum Enqueue(FunctionCallInfo fcinfo) {
       ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
                       errmsg("dedupe key \"%s\" keeps changing hands", dedupe_key),
                       errhint("Retry the enqueue.")));
-    if (SpiRun(insert_job, values, nulls, SPI_OK_SELECT) == 1) {
+    SavedPlan& insert = dedupe_key != nullptr ? insert_deduplicated_job : insert_job;
+    if (SpiRun(insert, values, nulls, SPI_OK_SELECT) == 1) {
       job_id = DatumGetInt64(SpiValueNotNull(0, 1));
       if (PG_ARGISNULL(kRunAt) || PG_GETARG_TIMESTAMPTZ(kRunAt) <= GetCurrentTimestamp())
         NotifyClaimable(job_type);
