@@ -1,8 +1,7 @@
 // The queue module: a render-farm job scheduler inside PostgreSQL.
 //
-// Loading the module defines its settings; preloading it (shared_preload_
-// libraries) also reserves the shared counters and starts the background
-// worker. Each concern lives in its own file; this one only wires them up.
+// Preloading the module (shared_preload_libraries) defines its settings,
+// reserves the shared counters and starts the background worker. Each concern lives in its own file; this one only wires them up.
 #include "queue/boundary.hpp"
 #include "queue/background_worker.hpp"
 #include "queue/gucs.hpp"
@@ -13,13 +12,14 @@ extern "C" {
 PG_MODULE_MAGIC;
 
 void _PG_init(void) {
+  // Loaded later (LOAD, or CREATE EXTENSION without the preload), the module
+  // sets nothing up: its functions then refuse to run, with a hint.
+  if (!process_shared_preload_libraries_in_progress) return;
   queue::Guard([] {
     queue::DefineSettings();
     queue::RegisterLedgerCallbacks();
-    if (process_shared_preload_libraries_in_progress) {
-      queue::RequestSharedCounters();
-      queue::RegisterBackgroundWorker();
-    }
+    queue::RequestSharedCounters();
+    queue::RegisterBackgroundWorker();
     return static_cast<Datum>(0);
   });
 }
