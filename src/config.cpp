@@ -100,6 +100,14 @@ void LoadConfig(Config& config) {
         policy::PeakWindow{Int64At(i, 1), Int64At(i, 2), DatumGetFloat8(SpiValueNotNull(i, 3))});
   }
   SpiFinish();
+
+  // The tables' constraints refuse these already; this catches rows written
+  // with the constraints disabled, before they skew every limit.
+  for (const policy::PeakWindow& window : config.peak_windows)
+    if (std::optional<std::string> why = policy::ValidateWindow(window))
+      Raise(ERRCODE_INVALID_PARAMETER_VALUE, "invalid row in queue.peak_windows: " + *why);
+  if (std::optional<std::string> why = policy::ValidateRetryPolicy(config.retry))
+    Raise(ERRCODE_INVALID_PARAMETER_VALUE, "invalid retry settings in queue.settings: " + *why);
 }
 
 // Any change to a configuration table (or an unknown one) empties the cache.

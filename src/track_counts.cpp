@@ -35,6 +35,20 @@ JobCountState ReadRow(HeapTuple tuple, TupleDesc desc, Oid relid) {
   return row;
 }
 
+// Refuse a status change the lifecycle does not have, whoever makes it: a
+// finished job stays finished, a queued job is not completed unclaimed.
+void RequireLifecycle(const JobCountState& before, const JobCountState& after) {
+  if (before.status == after.status || policy::CanTransition(before.status, after.status)) return;
+  std::string_view from = policy::JobStatusName(before.status);
+  std::string_view to = policy::JobStatusName(after.status);
+  ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                  errmsg("job %lld cannot go from %.*s to %.*s", (long long)before.id,
+                         static_cast<int>(from.size()), from.data(), static_cast<int>(to.size()),
+                         to.data()),
+                  errhint("Jobs move queued -> processing -> completed, retrying, failed or "
+                          "cancelled, and retrying -> queued; finished jobs are final.")));
+}
+
 TriggerData* RequireTrigger(FunctionCallInfo fcinfo, const char* name) {
   if (!CALLED_AS_TRIGGER(fcinfo))
     ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -69,6 +83,7 @@ static Datum TrackCounts(FunctionCallInfo fcinfo) {
     new_row = ReadRow(trigger->tg_newtuple, desc, relation->rd_id);
     before = &old_row;
     after = &new_row;
+    RequireLifecycle(old_row, new_row);
   }
   RecordJobChange(before, after);
   return PointerGetDatum(nullptr);
