@@ -37,97 +37,20 @@ LATENCY_SECONDS=${BENCH_LATENCY_SECONDS:-5}
 CLIENTS=${BENCH_CLIENTS:-4}
 THREADS=${BENCH_THREADS:-2}
 FIRST_PORT=${BENCH_PORT:-5530}
-PG_BIN=/usr/lib/postgresql/15/bin
+# shellcheck source=../scripts/cluster.sh
+source "$REPO/scripts/cluster.sh"
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "bench: $*"; exit 1; }
 
-# Run a command as root: directly, or through sudo.
-as_root() {
-  if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
-}
-
-# Run a server-side command as the cluster owner (PostgreSQL refuses root).
-as_owner() {
-  if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-install_dependencies() {
-  local missing=()
-  [[ -x $PG_BIN/postgres ]] || missing+=(postgresql-15)
-  [[ -x $PG_BIN/pg_config && -d /usr/include/postgresql/15/server ]] || missing+=(postgresql-server-dev-15)
-  [[ -x $PG_BIN/pgbench ]] || missing+=(postgresql-contrib)
-  command -v g++ >/dev/null || missing+=(g++)
-  command -v make >/dev/null || missing+=(make)
-  if ((${#missing[@]})); then
-    log "bench: installing ${missing[*]}"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-      postgresql-15 postgresql-server-dev-15 postgresql-contrib g++ make >&2
-  fi
-}
-
-build_and_install() {
-  if [[ ${BENCH_SKIP_BUILD:-0} == 1 ]]; then
-    log "bench: BENCH_SKIP_BUILD=1, using the installed extension"
-    return
-  fi
-  log "bench: building and installing the extension from $REPO"
-  make -C "$REPO" -j2 PG_CONFIG=$PG_BIN/pg_config >/dev/null
-  as_root make -C "$REPO" install PG_CONFIG=$PG_BIN/pg_config >/dev/null
-}
-
-port_in_use() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-free_port() {
-  local port
-  for ((port = FIRST_PORT; port < FIRST_PORT + 500; port++)); do
-    if ! port_in_use "$port" && [[ ! -e /tmp/.s.PGSQL.$port && ! -e /var/run/postgresql/.s.PGSQL.$port ]]; then
-      echo "$port"
-      return
-    fi
-  done
-  die "no free port from $FIRST_PORT"
-}
-
 WORK=""
 cleanup() {
   local status=$?
-  if [[ -n $WORK && -d $WORK ]]; then
-    if [[ -f $WORK/data/postmaster.pid ]]; then
-      as_owner "$PG_BIN/pg_ctl" -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true
-    fi
-    rm -rf "$WORK"
-  fi
+  remove_cluster
   exit "$status"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-start_cluster() {
-  WORK=$(mktemp -d /tmp/queue-bench.XXXXXX)
-  chmod 755 "$WORK"
-  [[ $(id -u) -eq 0 ]] && chown postgres: "$WORK"
-  PORT=$(free_port)
-  as_owner "$PG_BIN/initdb" -D "$WORK/data" --auth=trust -U postgres --no-sync >/dev/null
-  cat >>"$WORK/data/postgresql.conf" <<EOF
-port = $PORT
-listen_addresses = 'localhost'
-unix_socket_directories = '$WORK'
-shared_preload_libraries = 'queue'
-queue.enabled = off
-queue.notify = off
-synchronous_commit = off
-shared_buffers = 1GB
-max_wal_size = 8GB
-checkpoint_timeout = 30min
-max_connections = 50
-EOF
-  as_owner "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -w start >/dev/null \
-    || { cat "$WORK/server.log" >&2; die "server did not start"; }
-}
 
 psql_q() {
   "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$WORK" -p "$PORT" -U postgres -d postgres -At "$@"
@@ -226,9 +149,17 @@ summary() { SUMMARY+=("$*"); printf '%s\n' "$*"; }
 
 # ---------------------------------------------------------------------------
 
-install_dependencies
-build_and_install
-start_cluster
+install_packages postgresql-15 postgresql-server-dev-15 postgresql-contrib g++ make
+build_and_install "${BENCH_SKIP_BUILD:-0}"
+start_cluster queue-bench "$FIRST_PORT" <<'CONF'
+queue.enabled = off
+queue.notify = off
+synchronous_commit = off
+shared_buffers = 1GB
+max_wal_size = 8GB
+checkpoint_timeout = 30min
+max_connections = 50
+CONF
 setup_schema
 throughput_opts
 

@@ -44,58 +44,12 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DURATION=${DEMO_SECONDS:-75}
 FIRST_PORT=${DEMO_PORT:-5530}
-PG_BIN=/usr/lib/postgresql/15/bin
+# shellcheck source=../scripts/cluster.sh
+source "$REPO/scripts/cluster.sh"
 DB=render_farm
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
-
-as_root() {
-  if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
-}
-
-# PostgreSQL refuses to run as root: the cluster belongs to postgres then.
-as_owner() {
-  if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-install_dependencies() {
-  local missing=()
-  [[ -x $PG_BIN/postgres ]] || missing+=(postgresql-15)
-  [[ -x $PG_BIN/pg_config && -d /usr/include/postgresql/15/server ]] || missing+=(postgresql-server-dev-15)
-  [[ -e /usr/share/postgresql/15/extension/pg_cron.control ]] || missing+=(postgresql-15-cron)
-  command -v g++ >/dev/null || missing+=(g++)
-  command -v make >/dev/null || missing+=(make)
-  if ((${#missing[@]})); then
-    say "demo: installing ${missing[*]} ..."
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-      postgresql-15 postgresql-server-dev-15 postgresql-15-cron g++ make >/dev/null
-  fi
-}
-
-build_and_install() {
-  if [[ ${DEMO_SKIP_BUILD:-0} == 1 ]]; then
-    say "demo: DEMO_SKIP_BUILD=1, using the installed extension"
-    return
-  fi
-  say "demo: building and installing the queue extension from $REPO ..."
-  make -C "$REPO" -j2 PG_CONFIG=$PG_BIN/pg_config >/dev/null
-  as_root make -C "$REPO" install PG_CONFIG=$PG_BIN/pg_config >/dev/null
-}
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-free_port() {
-  local port
-  for ((port = FIRST_PORT; port < FIRST_PORT + 500; port++)); do
-    if ! port_in_use "$port" && [[ ! -e /tmp/.s.PGSQL.$port && ! -e /var/run/postgresql/.s.PGSQL.$port ]]; then
-      echo "$port"
-      return
-    fi
-  done
-  die "no free port from $FIRST_PORT"
-}
 
 WORK=""
 PIDS=()
@@ -105,40 +59,13 @@ cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   if [[ -n $WORK && -d $WORK ]]; then
-    if [[ -f $WORK/data/postmaster.pid ]]; then
-      as_owner "$PG_BIN/pg_ctl" -D "$WORK/data" -m fast stop >/dev/null 2>&1 ||
-        as_owner "$PG_BIN/pg_ctl" -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true
-    fi
-    rm -rf "$WORK"
+    remove_cluster
     say "demo: cluster stopped and removed."
   fi
   exit "$status"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-start_cluster() {
-  WORK=$(mktemp -d /tmp/queue-demo.XXXXXX)
-  chmod 755 "$WORK"
-  [[ $(id -u) -eq 0 ]] && chown postgres: "$WORK"
-  mkdir -p "$WORK/state"
-  chmod 777 "$WORK/state"
-  PORT=$(free_port)
-  as_owner "$PG_BIN/initdb" -D "$WORK/data" --auth=trust -U postgres --no-sync >/dev/null
-  cat >>"$WORK/data/postgresql.conf" <<EOF
-port = $PORT
-listen_addresses = 'localhost'
-unix_socket_directories = '$WORK'
-shared_preload_libraries = 'queue'
-queue.database = '$DB'
-queue.enabled = on
-queue.tick_interval = '1s'
-log_min_messages = warning
-EOF
-  as_owner "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -w start >/dev/null ||
-    { cat "$WORK/server.log" >&2; die "the server did not start"; }
-  say "demo: PostgreSQL 15 on port $PORT (data in $WORK), queue preloaded, background worker every 1s"
-}
 
 # psql against the demo database; -At: unaligned rows, fields split by '|'.
 sql() {
@@ -427,9 +354,17 @@ EOF
 
 # ----------------------------------------------------------------------------
 
-install_dependencies
-build_and_install
-start_cluster
+install_packages postgresql-15 postgresql-server-dev-15 postgresql-15-cron g++ make
+build_and_install "${DEMO_SKIP_BUILD:-0}"
+start_cluster queue-demo "$FIRST_PORT" <<CONF
+queue.database = '$DB'
+queue.enabled = on
+queue.tick_interval = '1s'
+log_min_messages = warning
+CONF
+mkdir -p "$WORK/state"
+chmod 777 "$WORK/state"
+say "demo: PostgreSQL 15 on port $PORT (data in $WORK), queue preloaded, background worker every 1s"
 setup_database
 
 START=$(date +%s)
