@@ -17,6 +17,8 @@ queue.tick_interval = '200ms'
 restart_after_crash = on
 });
 $node->start;
+$node->wait_for_log(qr/queue worker: extension "queue" is not installed in database "postgres"; waiting/);
+pass('before CREATE EXTENSION the worker waits quietly');
 $node->safe_psql('postgres', q{
 CREATE EXTENSION queue;
 DELETE FROM queue.peak_windows;          -- limits fixed whatever the hour
@@ -39,6 +41,8 @@ SELECT s.processing = (SELECT count(*) FROM queue.jobs WHERE status = 'processin
 ok($node->poll_query_until('postgres',
 	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'queue worker'}),
 	'the worker is running and visible in pg_stat_activity');
+$node->wait_for_log(qr/queue worker: ticking every 200 ms/);
+pass('once the extension exists the worker starts ticking by itself');
 
 # An attempt past its deadline is ended by the worker alone.
 $node->safe_psql('postgres', q{
