@@ -153,6 +153,15 @@ void ReclaimDroppedDatabases() {
   LWLockRelease(shared->lock);
 }
 
+// Add one minute's figures into another's.
+void AddMinute(MinuteStats& into, const MinuteStats& minute) {
+  into.completed += minute.completed;
+  into.failed += minute.failed;
+  into.started += minute.started;
+  into.run_sum += minute.run_sum;
+  into.wait_sum += minute.wait_sum;
+}
+
 // One row of a rebuild: a key and the count the table holds for it.
 struct RebuiltCount {
   CounterKey key;
@@ -376,11 +385,7 @@ void AddMinuteStats(const MinuteStats& stats) noexcept {
   if (slot != nullptr) {
     MinuteStats& ring = slot->minutes[stats.minute % kMinuteSlots];
     if (ring.minute != stats.minute) ring = MinuteStats{stats.minute, 0, 0, 0, 0, 0};
-    ring.completed += stats.completed;
-    ring.failed += stats.failed;
-    ring.started += stats.started;
-    ring.run_sum += stats.run_sum;
-    ring.wait_sum += stats.wait_sum;
+    AddMinute(ring, stats);
   }
   LWLockRelease(shared->lock);
 }
@@ -434,12 +439,7 @@ MinuteStats SumMinuteStats(int64 from_minute, int64 to_minute) {
   LWLockAcquire(shared->lock, LW_SHARED);
   if (DatabaseSlot* slot = FindSlot(false)) {
     for (const MinuteStats& minute : slot->minutes) {
-      if (minute.minute < from_minute || minute.minute > to_minute) continue;
-      sum.completed += minute.completed;
-      sum.failed += minute.failed;
-      sum.started += minute.started;
-      sum.run_sum += minute.run_sum;
-      sum.wait_sum += minute.wait_sum;
+      if (minute.minute >= from_minute && minute.minute <= to_minute) AddMinute(sum, minute);
     }
   }
   LWLockRelease(shared->lock);

@@ -1,0 +1,24 @@
+-- queue.enqueue_batch(): one job per payload, once per batch key, for pg_cron's
+-- morning daily_ca run; bad input is refused and changes nothing.
+DROP EXTENSION IF EXISTS queue CASCADE;
+CREATE EXTENSION queue;
+\set VERBOSITY default
+SELECT queue.enqueue_batch('daily_ca', 'ca:2026-11-28',
+       ARRAY['{"topic": "economy"}', '{"topic": "polity"}']::jsonb[]) AS added;
+SELECT queue.enqueue_batch('daily_ca', 'ca:2026-11-28',
+       ARRAY['{"topic": "economy"}', '{"topic": "polity"}']::jsonb[]) AS added_again;
+SELECT job_type, priority, payload->>'topic' AS topic, dedupe_key FROM queue.jobs ORDER BY id;
+SELECT batch_key, job_type, jobs FROM queue.batches;
+SELECT queue.enqueue_batch('daily_ca', 'ca:empty', '{}'::jsonb[]) AS empty_batch;
+
+-- Refused, and nothing recorded: NULLs (22004), an unknown job type (22023).
+\set VERBOSITY sqlstate
+SELECT queue.enqueue_batch(NULL, 'ca:x', ARRAY['{}']::jsonb[]);
+SELECT queue.enqueue_batch('daily_ca', NULL, ARRAY['{}']::jsonb[]);
+SELECT queue.enqueue_batch('daily_ca', 'ca:x', NULL);
+SELECT queue.enqueue_batch('weekly_recap', 'ca:y', ARRAY['{}']::jsonb[]);
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+SELECT queue.enqueue_batch('weekly_recap', 'ca:y', ARRAY['{}']::jsonb[]);
+SELECT count(*) AS jobs, (SELECT count(*) FROM queue.batches) AS batches FROM queue.jobs;
+DROP EXTENSION queue;
