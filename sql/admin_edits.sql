@@ -1,7 +1,9 @@
 -- Admins may edit queue.jobs directly: the lifecycle still holds, and the
 -- shared counters follow every change (stats() agrees with the table), even
 -- after TRUNCATE.
+SET client_min_messages = warning;  -- whether a previous file left queue installed
 DROP EXTENSION IF EXISTS queue CASCADE;
+RESET client_min_messages;
 CREATE EXTENSION queue;
 DELETE FROM queue.peak_windows;
 UPDATE queue.settings SET max_concurrent = 2;

@@ -1,6 +1,8 @@
 -- queue.enqueue_batch(): one job per payload, once per batch key, for pg_cron's
 -- morning daily_ca run; bad input is refused and changes nothing.
+SET client_min_messages = warning;  -- whether a previous file left queue installed
 DROP EXTENSION IF EXISTS queue CASCADE;
+RESET client_min_messages;
 CREATE EXTENSION queue;
 \set VERBOSITY default
 SELECT queue.enqueue_batch('daily_ca', 'ca:2026-11-28',

@@ -1,7 +1,9 @@
 -- Capacity-aware load balancing: when the live workers' capacities exceed the
 -- global limit, each registered worker holds at most its share of the limit in
 -- proportion to its capacity, so a fast-polling worker cannot starve a larger one.
+SET client_min_messages = warning;  -- whether a previous file left queue installed
 DROP EXTENSION IF EXISTS queue CASCADE;
+RESET client_min_messages;
 CREATE EXTENSION queue;
 DELETE FROM queue.peak_windows;                       -- a fixed limit at any hour
 UPDATE queue.settings SET max_concurrent = 6;
