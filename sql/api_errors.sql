@@ -3,29 +3,15 @@
 --   unknown job types and resources (22023, hint listing the known ones),
 --   oversized payload and result (54000), and that a failed call changes nothing:
 --   no job, no audit row, no counter or reserved slot left behind.
--- qt.try(sql) runs a statement and shows "SQLSTATE message [| detail] [| hint]",
+-- qt.try_detail(sql) runs a statement and shows "SQLSTATE message [| detail] [| hint]",
 -- or "ok" when it succeeds.
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS queue CASCADE;
 CREATE EXTENSION queue;
-DROP SCHEMA IF EXISTS qt CASCADE;
-CREATE SCHEMA qt;
 RESET client_min_messages;
 DELETE FROM queue.peak_windows;
 
-CREATE FUNCTION qt.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    state text; message text; detail text; hint text;
-BEGIN
-    EXECUTE stmt;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-                            detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-    RETURN state || ' ' || message
-        || coalesce(' | ' || nullif(detail, ''), '') || coalesce(' | ' || nullif(hint, ''), '');
-END
-$$;
+\i test/sql/try.sql
 
 -- One job that is processing (held by w1) and one that is queued.
 SELECT queue.enqueue('doubt') AS j_run \gset
@@ -36,99 +22,99 @@ SELECT (queue.register_worker('w-reg')).worker_id AS registered;
 SELECT count(*) AS jobs, (SELECT count(*) FROM queue.job_events) AS events FROM queue.jobs \gset before_
 
 -- enqueue
-SELECT qt.try($$SELECT queue.enqueue(NULL)$$);
-SELECT qt.try($$SELECT queue.enqueue('doubt', NULL)$$);
-SELECT qt.try($$SELECT queue.enqueue('')$$);
-SELECT qt.try($$SELECT queue.enqueue(repeat('x', 64))$$);
-SELECT qt.try($$SELECT queue.enqueue('no_such_type')$$);
-SELECT qt.try($$SELECT queue.enqueue('doubt', resource => 'gpu')$$);
-SELECT qt.try($$SELECT queue.enqueue('doubt', resource => '')$$);
-SELECT qt.try($$SELECT queue.enqueue('doubt', user_id => '')$$);
-SELECT qt.try($$SELECT queue.enqueue('doubt', user_id => repeat('u', 201))$$);
-SELECT qt.try($$SELECT queue.enqueue('doubt', dedupe_key => '')$$);
-SELECT qt.try($$SELECT queue.enqueue('doubt', dedupe_key => repeat('k', 201))$$);
-SELECT qt.try($$SELECT queue.enqueue('doubt', run_at => 'infinity')$$);
-SELECT qt.try($$SELECT queue.enqueue('doubt', run_at => '-infinity')$$);
-SELECT qt.try($$SELECT queue.enqueue('doubt', priority => 'urgent')$$);
-SELECT qt.try($$SELECT queue.enqueue('doubt', jsonb_build_object('x', repeat('a', 70000)))$$);
+SELECT qt.try_detail($$SELECT queue.enqueue(NULL)$$);
+SELECT qt.try_detail($$SELECT queue.enqueue('doubt', NULL)$$);
+SELECT qt.try_detail($$SELECT queue.enqueue('')$$);
+SELECT qt.try_detail($$SELECT queue.enqueue(repeat('x', 64))$$);
+SELECT qt.try_detail($$SELECT queue.enqueue('no_such_type')$$);
+SELECT qt.try_detail($$SELECT queue.enqueue('doubt', resource => 'gpu')$$);
+SELECT qt.try_detail($$SELECT queue.enqueue('doubt', resource => '')$$);
+SELECT qt.try_detail($$SELECT queue.enqueue('doubt', user_id => '')$$);
+SELECT qt.try_detail($$SELECT queue.enqueue('doubt', user_id => repeat('u', 201))$$);
+SELECT qt.try_detail($$SELECT queue.enqueue('doubt', dedupe_key => '')$$);
+SELECT qt.try_detail($$SELECT queue.enqueue('doubt', dedupe_key => repeat('k', 201))$$);
+SELECT qt.try_detail($$SELECT queue.enqueue('doubt', run_at => 'infinity')$$);
+SELECT qt.try_detail($$SELECT queue.enqueue('doubt', run_at => '-infinity')$$);
+SELECT qt.try_detail($$SELECT queue.enqueue('doubt', priority => 'urgent')$$);
+SELECT qt.try_detail($$SELECT queue.enqueue('doubt', jsonb_build_object('x', repeat('a', 70000)))$$);
 -- the payload limit is settings.max_payload_bytes
 UPDATE queue.settings SET max_payload_bytes = 100;
-SELECT qt.try($$SELECT queue.enqueue('doubt', jsonb_build_object('x', repeat('a', 100)))$$);
+SELECT qt.try_detail($$SELECT queue.enqueue('doubt', jsonb_build_object('x', repeat('a', 100)))$$);
 UPDATE queue.settings SET max_payload_bytes = DEFAULT;
 -- the longest accepted values are fine
-SELECT qt.try($$SELECT queue.enqueue('doubt', user_id => repeat('u', 200), dedupe_key => repeat('k', 200))$$);
+SELECT qt.try_detail($$SELECT queue.enqueue('doubt', user_id => repeat('u', 200), dedupe_key => repeat('k', 200))$$);
 DELETE FROM queue.job_events WHERE job_id IN (SELECT id FROM queue.jobs WHERE dedupe_key = repeat('k', 200));
 DELETE FROM queue.jobs WHERE dedupe_key = repeat('k', 200);
 
 -- dequeue
-SELECT qt.try($$SELECT * FROM queue.dequeue(NULL)$$);
-SELECT qt.try($$SELECT * FROM queue.dequeue('')$$);
-SELECT qt.try($$SELECT * FROM queue.dequeue('w1', NULL)$$);
-SELECT qt.try($$SELECT * FROM queue.dequeue('w1', 0)$$);
-SELECT qt.try($$SELECT * FROM queue.dequeue('w1', -1)$$);
-SELECT qt.try($$SELECT * FROM queue.dequeue('w1', 1001)$$);
-SELECT qt.try($$SELECT * FROM queue.dequeue('w1', 1, ARRAY['gpu'])$$);
-SELECT qt.try($$SELECT * FROM queue.dequeue('w1', 1, ARRAY['manim', NULL])$$);
-SELECT qt.try($$SELECT * FROM queue.dequeue('w1', 1, ARRAY[['manim']])$$);
+SELECT qt.try_detail($$SELECT * FROM queue.dequeue(NULL)$$);
+SELECT qt.try_detail($$SELECT * FROM queue.dequeue('')$$);
+SELECT qt.try_detail($$SELECT * FROM queue.dequeue('w1', NULL)$$);
+SELECT qt.try_detail($$SELECT * FROM queue.dequeue('w1', 0)$$);
+SELECT qt.try_detail($$SELECT * FROM queue.dequeue('w1', -1)$$);
+SELECT qt.try_detail($$SELECT * FROM queue.dequeue('w1', 1001)$$);
+SELECT qt.try_detail($$SELECT * FROM queue.dequeue('w1', 1, ARRAY['gpu'])$$);
+SELECT qt.try_detail($$SELECT * FROM queue.dequeue('w1', 1, ARRAY['manim', NULL])$$);
+SELECT qt.try_detail($$SELECT * FROM queue.dequeue('w1', 1, ARRAY[['manim']])$$);
 
 -- complete
-SELECT qt.try(format('SELECT queue.complete(NULL, %L)', 'w1'));
-SELECT qt.try(format('SELECT queue.complete(%s, NULL)', :j_run));
-SELECT qt.try(format('SELECT queue.complete(%s, %L)', :j_run, ''));
-SELECT qt.try($$SELECT queue.complete(0, 'w1')$$);
-SELECT qt.try($$SELECT queue.complete(-5, 'w1')$$);
-SELECT qt.try($$SELECT queue.complete(999999, 'w1')$$);
+SELECT qt.try_detail(format('SELECT queue.complete(NULL, %L)', 'w1'));
+SELECT qt.try_detail(format('SELECT queue.complete(%s, NULL)', :j_run));
+SELECT qt.try_detail(format('SELECT queue.complete(%s, %L)', :j_run, ''));
+SELECT qt.try_detail($$SELECT queue.complete(0, 'w1')$$);
+SELECT qt.try_detail($$SELECT queue.complete(-5, 'w1')$$);
+SELECT qt.try_detail($$SELECT queue.complete(999999, 'w1')$$);
 UPDATE queue.settings SET max_payload_bytes = 100;
-SELECT qt.try(format('SELECT queue.complete(%s, %L, %L)', :j_run, 'w1',
+SELECT qt.try_detail(format('SELECT queue.complete(%s, %L, %L)', :j_run, 'w1',
                      jsonb_build_object('x', repeat('a', 100))));
 UPDATE queue.settings SET max_payload_bytes = DEFAULT;
 
 -- fail
-SELECT qt.try(format('SELECT queue.fail(NULL, %L, %L)', 'w1', 'e'));
-SELECT qt.try(format('SELECT queue.fail(%s, NULL, %L)', :j_run, 'e'));
-SELECT qt.try(format('SELECT queue.fail(%s, %L, NULL)', :j_run, 'w1'));
-SELECT qt.try(format('SELECT queue.fail(%s, %L, %L)', :j_run, 'w1', ''));
-SELECT qt.try(format('SELECT queue.fail(%s, %L, %L)', :j_run, 'w1', repeat('e', 10001)));
-SELECT qt.try(format('SELECT queue.fail(%s, %L, %L, NULL)', :j_run, 'w1', 'e'));
-SELECT qt.try($$SELECT queue.fail(999999, 'w1', 'e')$$);
+SELECT qt.try_detail(format('SELECT queue.fail(NULL, %L, %L)', 'w1', 'e'));
+SELECT qt.try_detail(format('SELECT queue.fail(%s, NULL, %L)', :j_run, 'e'));
+SELECT qt.try_detail(format('SELECT queue.fail(%s, %L, NULL)', :j_run, 'w1'));
+SELECT qt.try_detail(format('SELECT queue.fail(%s, %L, %L)', :j_run, 'w1', ''));
+SELECT qt.try_detail(format('SELECT queue.fail(%s, %L, %L)', :j_run, 'w1', repeat('e', 10001)));
+SELECT qt.try_detail(format('SELECT queue.fail(%s, %L, %L, NULL)', :j_run, 'w1', 'e'));
+SELECT qt.try_detail($$SELECT queue.fail(999999, 'w1', 'e')$$);
 
 -- cancel
-SELECT qt.try($$SELECT queue.cancel(NULL)$$);
-SELECT qt.try($$SELECT queue.cancel(999999)$$);
-SELECT qt.try($$SELECT queue.cancel(0)$$);
-SELECT qt.try(format('SELECT queue.cancel(%s, %L)', :j_wait, ''));
+SELECT qt.try_detail($$SELECT queue.cancel(NULL)$$);
+SELECT qt.try_detail($$SELECT queue.cancel(999999)$$);
+SELECT qt.try_detail($$SELECT queue.cancel(0)$$);
+SELECT qt.try_detail(format('SELECT queue.cancel(%s, %L)', :j_wait, ''));
 
 -- position and job_status (job_status(NULL) would be read as a cast to the
 -- queue.job_status type, so the NULL is typed)
-SELECT qt.try($$SELECT queue.position(NULL)$$);
-SELECT qt.try($$SELECT queue.position(999999)$$);
-SELECT qt.try($$SELECT * FROM queue.job_status(NULL::bigint)$$);
-SELECT qt.try($$SELECT * FROM queue.job_status(999999)$$);
-SELECT qt.try($$SELECT * FROM queue.job_status(-1)$$);
+SELECT qt.try_detail($$SELECT queue.position(NULL)$$);
+SELECT qt.try_detail($$SELECT queue.position(999999)$$);
+SELECT qt.try_detail($$SELECT * FROM queue.job_status(NULL::bigint)$$);
+SELECT qt.try_detail($$SELECT * FROM queue.job_status(999999)$$);
+SELECT qt.try_detail($$SELECT * FROM queue.job_status(-1)$$);
 
 -- is_peak_hour and effective_limit
-SELECT qt.try($$SELECT queue.is_peak_hour(NULL)$$);
-SELECT qt.try($$SELECT queue.is_peak_hour('infinity')$$);
-SELECT qt.try($$SELECT queue.effective_limit(NULL, NULL)$$);
-SELECT qt.try($$SELECT queue.effective_limit('manim', '-infinity')$$);
-SELECT qt.try($$SELECT queue.effective_limit('gpu')$$);
+SELECT qt.try_detail($$SELECT queue.is_peak_hour(NULL)$$);
+SELECT qt.try_detail($$SELECT queue.is_peak_hour('infinity')$$);
+SELECT qt.try_detail($$SELECT queue.effective_limit(NULL, NULL)$$);
+SELECT qt.try_detail($$SELECT queue.effective_limit('manim', '-infinity')$$);
+SELECT qt.try_detail($$SELECT queue.effective_limit('gpu')$$);
 
 -- register_worker, heartbeat, drain_worker
-SELECT qt.try($$SELECT queue.register_worker(NULL)$$);
-SELECT qt.try($$SELECT queue.register_worker('')$$);
-SELECT qt.try($$SELECT queue.register_worker(repeat('w', 201))$$);
-SELECT qt.try($$SELECT queue.register_worker('w2', ARRAY['gpu'])$$);
-SELECT qt.try($$SELECT queue.register_worker('w2', ARRAY[NULL::text])$$);
-SELECT qt.try($$SELECT queue.register_worker('w2', NULL, NULL)$$);
-SELECT qt.try($$SELECT queue.register_worker('w2', NULL, 0)$$);
-SELECT qt.try($$SELECT queue.register_worker('w2', NULL, 10001)$$);
-SELECT qt.try($$SELECT * FROM queue.heartbeat(NULL)$$);
-SELECT qt.try($$SELECT * FROM queue.heartbeat('')$$);
-SELECT qt.try($$SELECT * FROM queue.heartbeat('ghost')$$);
-SELECT qt.try($$SELECT queue.drain_worker(NULL)$$);
-SELECT qt.try($$SELECT queue.drain_worker('ghost')$$);
+SELECT qt.try_detail($$SELECT queue.register_worker(NULL)$$);
+SELECT qt.try_detail($$SELECT queue.register_worker('')$$);
+SELECT qt.try_detail($$SELECT queue.register_worker(repeat('w', 201))$$);
+SELECT qt.try_detail($$SELECT queue.register_worker('w2', ARRAY['gpu'])$$);
+SELECT qt.try_detail($$SELECT queue.register_worker('w2', ARRAY[NULL::text])$$);
+SELECT qt.try_detail($$SELECT queue.register_worker('w2', NULL, NULL)$$);
+SELECT qt.try_detail($$SELECT queue.register_worker('w2', NULL, 0)$$);
+SELECT qt.try_detail($$SELECT queue.register_worker('w2', NULL, 10001)$$);
+SELECT qt.try_detail($$SELECT * FROM queue.heartbeat(NULL)$$);
+SELECT qt.try_detail($$SELECT * FROM queue.heartbeat('')$$);
+SELECT qt.try_detail($$SELECT * FROM queue.heartbeat('ghost')$$);
+SELECT qt.try_detail($$SELECT queue.drain_worker(NULL)$$);
+SELECT qt.try_detail($$SELECT queue.drain_worker('ghost')$$);
 -- heartbeat of a registered worker succeeds
-SELECT qt.try($$SELECT * FROM queue.heartbeat('w-reg')$$);
+SELECT qt.try_detail($$SELECT * FROM queue.heartbeat('w-reg')$$);
 
 -- Nothing changed: no job, no audit row, no worker, same statuses.
 SELECT count(*) = :before_jobs AS same_jobs,

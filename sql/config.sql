@@ -4,27 +4,14 @@
 --   added or removed, job type and resource names are checked; peak windows and
 --   time zones drive is_peak_hour() and effective_limit() (fixed timestamps only);
 --   a valid change takes effect at once (effective_limit(), dequeue, enqueue).
--- qt.try(sql) shows "SQLSTATE message [| hint]" or "ok".
+-- qt.try(sql) (test/sql/try.sql) shows "SQLSTATE message [| hint]" or "ok".
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS queue CASCADE;
 CREATE EXTENSION queue;
-DROP SCHEMA IF EXISTS qt CASCADE;
-CREATE SCHEMA qt;
 RESET client_min_messages;
 SET timezone = 'UTC';
 
-CREATE FUNCTION qt.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    state text; message text; hint text;
-BEGIN
-    EXECUTE stmt;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-                            hint = PG_EXCEPTION_HINT;
-    RETURN state || ' ' || message || coalesce(' | ' || nullif(hint, ''), '');
-END
-$$;
+\i test/sql/try.sql
 
 -- Seeded defaults.
 SELECT max_concurrent, job_timeout, max_retries, retry_delay, retry_backoff, timezone,

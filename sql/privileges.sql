@@ -8,26 +8,12 @@
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS queue CASCADE;
 CREATE EXTENSION queue;
-DROP SCHEMA IF EXISTS qt CASCADE;
-CREATE SCHEMA qt;
 DROP ROLE IF EXISTS regress_app1, regress_app2, regress_worker, regress_nobody,
                     regress_dash, regress_admin;
 RESET client_min_messages;
 DELETE FROM queue.peak_windows;
 
-CREATE FUNCTION qt.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    state text; message text; hint text;
-BEGIN
-    EXECUTE stmt;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-                            hint = PG_EXCEPTION_HINT;
-    RETURN state || ' ' || message || coalesce(' | ' || nullif(hint, ''), '');
-END
-$$;
-GRANT USAGE ON SCHEMA qt TO PUBLIC;
+\i test/sql/try.sql
 
 CREATE ROLE regress_app1;
 CREATE ROLE regress_app2;
