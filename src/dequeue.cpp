@@ -144,12 +144,8 @@ Datum Dequeue(FunctionCallInfo fcinfo) {
   TimestampTz now = GetCurrentTransactionStartTimestamp();
   int global_limit = GlobalLimitAt(config, now);
   WorkerSlots worker = TouchWorker(config, worker_id, max_jobs, global_limit);
-  CounterKey total_key = MakeKey(CounterKind::kRunningTotal);
-  int want = worker.draining ? 0
-                             : policy::AdmissibleCount(max_jobs, worker.free, global_limit,
-                                                       ReadCounter(total_key));
-  int reserved = 0;
-  while (reserved < want && TryReserve(total_key, global_limit)) reserved++;
+  int want = worker.draining ? 0 : std::min(max_jobs, worker.free);
+  int reserved = Reserve(MakeKey(CounterKind::kRunningTotal), want, global_limit);
 
   int64* ids = static_cast<int64*>(palloc(sizeof(int64) * (reserved + 1)));
   int claimed = 0;
@@ -170,8 +166,8 @@ Datum Dequeue(FunctionCallInfo fcinfo) {
       const ResourceConfig* limited = resource ? config.FindResource(resource) : nullptr;
       if (limited != nullptr) {
         if (Contains(full, full_count, resource)) continue;
-        if (!TryReserve(MakeKey(CounterKind::kRunningResource, 0, 0, resource),
-                        ResourceLimitAt(config, *limited, now))) {
+        if (Reserve(MakeKey(CounterKind::kRunningResource, 0, 0, resource), 1,
+                    ResourceLimitAt(config, *limited, now)) == 0) {
           full[full_count++] = resource;
           excluded_more = true;
           continue;

@@ -316,13 +316,13 @@ void RecordJobChange(const JobCountState* old_row, const JobCountState* new_row)
   }
 }
 
-bool TryReserve(const CounterKey& key, int64 limit) {
+int Reserve(const CounterKey& key, int wanted, int limit) {
   size_t found_at;
   FindEntries(&key, 1, &found_at);
   Entry& entry = entries[found_at];
-  if (!TryAddCounter(entry.counter, 1, limit)) return false;
-  entry.reserved++;
-  return true;
+  int reserved = AddUpToLimit(entry.counter, wanted, limit);
+  entry.reserved += reserved;
+  return reserved;
 }
 
 void ReleaseReservations() {

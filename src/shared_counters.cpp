@@ -339,12 +339,12 @@ void PinCounters(const CounterKey* keys, int count, SharedCounter** pinned) {
   LWLockRelease(shared->lock);
 }
 
-bool TryAddCounter(SharedCounter* counter, int64 delta, int64 limit) {
+int AddUpToLimit(SharedCounter* counter, int wanted, int limit) {
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-  bool fits = counter->value + delta <= limit;
-  if (fits) counter->value += delta;
+  int added = policy::AdmissibleCount(wanted, wanted, limit, counter->value);
+  counter->value += added;
   LWLockRelease(shared->lock);
-  return fits;
+  return added;
 }
 
 void AddCounter(SharedCounter* counter, int64 delta) {
@@ -459,8 +459,7 @@ void WakeWorker() noexcept {
   LWLockRelease(shared->lock);
 }
 
-int CompactCounters() {
-  int removed = 0;
+void CompactCounters() {
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
   DatabaseSlot* slot = FindSlot(false);
   if (slot != nullptr) {
@@ -473,7 +472,6 @@ int CompactCounters() {
         continue;
       if (counter->value == 0 && counter->pins == 0) {
         hash_search(counters, &counter->key, HASH_REMOVE, nullptr);
-        removed++;
       } else if (counter->key.kind == static_cast<uint8>(CounterKind::kQueuedBlock)) {
         lowest[counter->key.slot] = std::min(lowest[counter->key.slot], counter->key.block);
       }
@@ -481,7 +479,6 @@ int CompactCounters() {
     std::copy(std::begin(lowest), std::end(lowest), slot->lowest_block);
   }
   LWLockRelease(shared->lock);
-  return removed;
 }
 
 }  // namespace queue

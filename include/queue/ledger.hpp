@@ -7,7 +7,7 @@
 // counters never run ahead of what other sessions can see as free. Savepoints
 // are honoured: a rolled-back subtransaction takes its changes with it.
 //
-// A claim first *reserves* a slot (TryReserve); the trigger that sees the row
+// A claim first *reserves* slots (Reserve); the trigger that sees the row
 // enter `processing` then consumes the reservation instead of counting again.
 #pragma once
 
@@ -31,8 +31,8 @@ void RegisterLedgerCallbacks();
 // Count a row change: old_row nullptr for INSERT, new_row nullptr for DELETE.
 void RecordJobChange(const JobCountState* old_row, const JobCountState* new_row);
 
-// Reserve one running slot under `limit`; false when the counter is full.
-bool TryReserve(const CounterKey& key, int64 limit);
+// Reserve up to `wanted` running slots under `limit`; returns how many.
+int Reserve(const CounterKey& key, int wanted, int limit);
 
 // Give back the reservations no claimed row consumed.
 void ReleaseReservations();

@@ -99,8 +99,9 @@ void InvalidateCounters();
 // acquisition of the lock.
 void PinCounters(const CounterKey* keys, int count, SharedCounter** counters);
 
-// Add delta to a pinned counter unless that would take it above limit.
-bool TryAddCounter(SharedCounter* counter, int64 delta, int64 limit);
+// Add as much of `wanted` to a pinned counter as keeps it within limit, under
+// one acquisition of the lock; returns how much was added.
+int AddUpToLimit(SharedCounter* counter, int wanted, int limit);
 
 // Add delta to a pinned counter unconditionally.
 void AddCounter(SharedCounter* counter, int64 delta);
@@ -132,7 +133,8 @@ void PublishWorkerLatch(Latch* latch);
 // Wake the background worker, if one runs. Never errors.
 void WakeWorker() noexcept;
 
-// Drop empty id blocks and stale minutes; returns how many were dropped.
-int CompactCounters();
+// Drop this database's empty id blocks and ranges, and recompute where its
+// queued ids start.
+void CompactCounters();
 
 }  // namespace queue
