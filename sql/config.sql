@@ -44,7 +44,7 @@ SELECT qt.try($$UPDATE queue.settings SET timezone = 'Mars/Base'$$);
 SELECT qt.try($$UPDATE queue.settings SET timezone = ''$$);
 SELECT qt.try($$UPDATE queue.settings SET singleton = false$$);
 SELECT qt.try($$INSERT INTO queue.settings DEFAULT VALUES$$);
--- the row cannot be deleted (DELETE does nothing)
+-- the row cannot be deleted: DELETE is refused with a message
 DELETE FROM queue.settings;
 SELECT count(*) AS settings_rows FROM queue.settings;
 -- boundary values are accepted

@@ -2,6 +2,7 @@
 #include "queue/arguments.hpp"
 
 extern "C" {
+#include "access/detoast.h"
 #include "mb/pg_wchar.h"
 #include "utils/acl.h"
 }
@@ -41,6 +42,17 @@ int64 RequiredJobId(FunctionCallInfo fcinfo, int index) {
   return job_id;
 }
 
+void RequireDocumentSize(Datum document, const char* what, int limit, const char* hint) {
+  // The raw size: a compressed (or TOASTed) value would pass a limit on what
+  // it takes on disk while costing its full size in every worker's memory.
+  Size bytes = toast_raw_datum_size(document);
+  if (bytes > static_cast<Size>(limit))
+    ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("%s is too large", what),
+                    errdetail("The %s takes %zu bytes uncompressed; the limit is %d.", what, bytes,
+                              limit),
+                    errhint("%s", hint)));
+}
+
 void RaiseUnknownJob(int64 job_id) {
   ereport(ERROR,
           (errcode(ERRCODE_NO_DATA_FOUND), errmsg("job %lld does not exist", (long long)job_id),
@@ -51,15 +63,34 @@ void RaiseUnknownJob(int64 job_id) {
 
 Oid CallingRole() { return GetOuterUserId(); }
 
-void CheckJobAccess(int64 job_id, Oid owner) {
-  Oid caller = CallingRole();
-  if (has_privs_of_role(caller, owner)) return;
+bool CallerIsQueueAdmin() {
   Oid admin = get_role_oid("queue_admin", true);
-  if (OidIsValid(admin) && has_privs_of_role(caller, admin)) return;
+  return OidIsValid(admin) && has_privs_of_role(CallingRole(), admin);
+}
+
+bool CallerMayActAs(Oid owner) {
+  return has_privs_of_role(CallingRole(), owner) || CallerIsQueueAdmin();
+}
+
+void CheckJobAccess(int64 job_id, Oid owner) {
+  if (CallerMayActAs(owner)) return;
   ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                   errmsg("job %lld belongs to another role", (long long)job_id),
                   errhint("Only the role that enqueued a job, or a member of queue_admin, may "
                           "see or cancel it.")));
+}
+
+void CheckWorkerAccess(const char* worker_id, Oid owner) {
+  if (!OidIsValid(owner) || CallerMayActAs(owner)) return;
+  RaiseForeignWorker(worker_id);
+}
+
+void RaiseForeignWorker(const char* worker_id) {
+  ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                  errmsg("worker \"%s\" belongs to another role", worker_id),
+                  errhint("Only the role that registered a worker id, or a member of queue_admin, "
+                          "may use it; pick another worker id.")));
+  pg_unreachable();
 }
 
 int OptionalTextArray(FunctionCallInfo fcinfo, int index, const char* name, char*** elements) {

@@ -2,7 +2,11 @@
 //
 // Both take the worker id as proof of holding the attempt: a worker whose
 // attempt timed out, was recovered or cancelled no longer holds the job, so
-// it can neither complete nor fail the attempt that replaced it.
+// it can neither complete nor fail the attempt that replaced it. A worker
+// that passes its attempt number (dequeue's `attempts`) is also refused when
+// the job has moved on to another attempt, even one of its own worker id.
+// Only the role that claimed the attempt (or a queue_admin) may end it (42501).
+// Refusals are counted for stats().
 #include "queue/attempts.hpp"
 
 #include "queue/arguments.hpp"
@@ -33,57 +37,87 @@ SavedPlan end_attempts = {
     {INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID},
     nullptr};
 
+// $4 the attempt (NULL: any), $5 the calling role, $6 whether it is a queue_admin.
 SavedPlan complete_job = {
     "WITH done AS ("
     "  UPDATE queue.jobs SET status = 'completed', result = $3, finished_at = now(),"
     "    deadline = NULL"
     "  WHERE id = $1 AND status = 'processing' AND worker_id = $2"
+    "    AND ($4::int4 IS NULL OR attempts = $4)"
+    "    AND ($6 OR worker_role IS NULL OR pg_has_role($5, worker_role, 'USAGE'))"
     "  RETURNING id, job_type, worker_id,"
     "    (extract(epoch FROM now() - started_at) * 1000000)::int8 AS run_micros),"
     " logged AS ("
     "  INSERT INTO queue.job_events (job_id, from_status, to_status, worker_id)"
     "  SELECT id, 'processing', 'completed', worker_id FROM done)"
     "SELECT job_type, run_micros FROM done",
-    3,
-    {INT8OID, TEXTOID, JSONBOID},
+    6,
+    {INT8OID, TEXTOID, JSONBOID, INT4OID, OIDOID, BOOLOID},
     nullptr};
 
-SavedPlan job_exists = {"SELECT 1 FROM queue.jobs WHERE id = $1", 1, {INT8OID}, nullptr};
-
-SavedPlan lock_held_attempt = {
-    "SELECT attempts, max_attempts, cancel_requested FROM queue.jobs"
-    " WHERE id = $1 AND status = 'processing' AND worker_id = $2 FOR UPDATE",
+// Why a worker does not hold a job: is it held by that worker id, and by which role.
+SavedPlan held_by = {
+    "SELECT status = 'processing' AND worker_id = $2, worker_role FROM queue.jobs WHERE id = $1",
     2,
     {INT8OID, TEXTOID},
+    nullptr};
+
+// $3 the attempt (NULL: any).
+SavedPlan lock_held_attempt = {
+    "SELECT attempts, max_attempts, cancel_requested, worker_role FROM queue.jobs"
+    " WHERE id = $1 AND status = 'processing' AND worker_id = $2"
+    "   AND ($3::int4 IS NULL OR attempts = $3) FOR UPDATE",
+    3,
+    {INT8OID, TEXTOID, INT4OID},
     nullptr};
 
 int64 CurrentMinute() {
   return GetCurrentTransactionStartTimestamp() / (60 * policy::kMicrosPerSecond);
 }
 
-// Error unless the job exists; called once a worker turned out not to hold it.
-void RequireJobExists(int64 job_id) {
-  Datum id = Int64GetDatum(job_id);
-  if (SpiRun(job_exists, &id, nullptr, SPI_OK_SELECT) == 0) RaiseUnknownJob(job_id);
+// A complete() or fail() found the attempt not held by the caller: error if
+// the job does not exist (P0002) or the worker id's attempt belongs to another
+// role (42501); otherwise count the refusal (the caller then returns false or
+// NULL). Call with SPI connected.
+void RefuseResult(int64 job_id, Datum worker_id) {
+  Datum args[2] = {Int64GetDatum(job_id), worker_id};
+  if (SpiRun(held_by, args, nullptr, SPI_OK_SELECT) == 0) RaiseUnknownJob(job_id);
+  bool no_role = false;
+  Datum role = SpiValue(0, 2, &no_role);
+  if (DatumGetBool(SpiValueNotNull(0, 1)) && !no_role && !CallerMayActAs(DatumGetObjectId(role)))
+    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                    errmsg("job %lld was claimed by another role", (long long)job_id),
+                    errhint("Only the role that claimed an attempt, or a member of queue_admin, "
+                            "may complete or fail it.")));
+  CountRefusedResult();
 }
 
-void RequireResultSize(const Config& config, Datum result) {
-  int bytes = VARSIZE_ANY(DatumGetPointer(result));
-  if (bytes > config.max_payload_bytes)
-    ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("result is too large"),
-                    errdetail("The result takes %d bytes; the limit is %d.", bytes,
-                              config.max_payload_bytes),
-                    errhint("Store large output elsewhere and return a reference.")));
+// The optional `attempt` argument at `index` (absent in the 1.0 signature):
+// given and positive, or NULL.
+Datum OptionalAttempt(FunctionCallInfo fcinfo, int index, char* null_flag) {
+  *null_flag = 'n';
+  if (PG_NARGS() <= index || PG_ARGISNULL(index)) return 0;
+  int32 attempt = PG_GETARG_INT32(index);
+  if (attempt < 1)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("attempt must be positive"),
+                    errdetail("The value given is %d.", attempt),
+                    errhint("Pass the attempts column of the row dequeue() returned, or NULL.")));
+  *null_flag = ' ';
+  return Int32GetDatum(attempt);
 }
 
 Datum Complete(FunctionCallInfo fcinfo) {
   const Config& config = RefreshConfig();
   int64 job_id = RequiredJobId(fcinfo, 0);
   char* worker_id = RequiredText(fcinfo, 1, "worker_id", kMaxIdLength);
-  if (!PG_ARGISNULL(2)) RequireResultSize(config, PG_GETARG_DATUM(2));
-  Datum args[3] = {Int64GetDatum(job_id), CStringGetTextDatum(worker_id),
-                   PG_ARGISNULL(2) ? 0 : PG_GETARG_DATUM(2)};
-  char nulls[3] = {' ', ' ', PG_ARGISNULL(2) ? 'n' : ' '};
+  if (!PG_ARGISNULL(2))
+    RequireDocumentSize(PG_GETARG_DATUM(2), "result", config.max_payload_bytes,
+                        "Store large output elsewhere and return a reference.");
+  Datum args[6] = {Int64GetDatum(job_id), CStringGetTextDatum(worker_id),
+                   PG_ARGISNULL(2) ? 0 : PG_GETARG_DATUM(2), 0,
+                   ObjectIdGetDatum(CallingRole()), BoolGetDatum(CallerIsQueueAdmin())};
+  char nulls[6] = {' ', ' ', PG_ARGISNULL(2) ? 'n' : ' ', ' ', ' ', ' '};
+  args[3] = OptionalAttempt(fcinfo, 3, &nulls[3]);
   SpiConnect();
   bool completed = SpiRun(complete_job, args, nulls, SPI_OK_SELECT) == 1;
   if (completed) {
@@ -91,7 +125,7 @@ Datum Complete(FunctionCallInfo fcinfo) {
     RecordRunTime(SpiText(0, 1), run_time);
     RecordMinuteStats(MinuteStats{CurrentMinute(), 1, 0, 0, run_time, 0});
   } else {
-    RequireJobExists(job_id);
+    RefuseResult(job_id, args[1]);
   }
   SpiFinish();
   PG_RETURN_BOOL(completed);
@@ -104,14 +138,19 @@ Datum Fail(FunctionCallInfo fcinfo) {
   char* error = RequiredText(fcinfo, 2, "error", kMaxErrorLength);
   RequireArgument(fcinfo, 3, "retryable");
   bool retryable = PG_GETARG_BOOL(3);
+  Datum args[3] = {Int64GetDatum(job_id), CStringGetTextDatum(worker_id), 0};
+  char nulls[3] = {' ', ' ', ' '};
+  args[2] = OptionalAttempt(fcinfo, 4, &nulls[2]);
 
   SpiConnect();
-  Datum args[2] = {Int64GetDatum(job_id), CStringGetTextDatum(worker_id)};
-  if (SpiRun(lock_held_attempt, args, nullptr, SPI_OK_SELECT) == 0) {
-    RequireJobExists(job_id);
+  if (SpiRun(lock_held_attempt, args, nulls, SPI_OK_SELECT) == 0) {
+    RefuseResult(job_id, args[1]);
     SpiFinish();
     PG_RETURN_NULL();
   }
+  bool no_role = false;
+  Datum role = SpiValue(0, 4, &no_role);
+  if (!no_role && !CallerMayActAs(DatumGetObjectId(role))) RefuseResult(job_id, args[1]);
   FailedAttempt attempt{job_id, DatumGetInt32(SpiValueNotNull(0, 1)),
                         DatumGetInt32(SpiValueNotNull(0, 2)), DatumGetBool(SpiValueNotNull(0, 3))};
   AttemptEnd end =

@@ -53,7 +53,9 @@ int64 Int64At(uint64 row, int column) { return DatumGetInt64(SpiValueNotNull(row
 int32 Int32At(uint64 row, int column) { return DatumGetInt32(SpiValueNotNull(row, column)); }
 
 // Read the four tables into `config`; runs inside PgCall (C++ objects alive).
+// Triggers call this too, with the search_path of whoever changed a table.
 void LoadConfig(Config& config) {
+  int search_path_level = PinSearchPath();
   SpiConnect();
   if (SpiRun(read_settings, nullptr, nullptr, SPI_OK_SELECT) != 1)
     ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -100,6 +102,7 @@ void LoadConfig(Config& config) {
         policy::PeakWindow{Int64At(i, 1), Int64At(i, 2), DatumGetFloat8(SpiValueNotNull(i, 3))});
   }
   SpiFinish();
+  UnpinSearchPath(search_path_level);
 
   // The tables' constraints refuse these already; this catches rows written
   // with the constraints disabled, before they skew every limit.

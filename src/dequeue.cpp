@@ -4,14 +4,23 @@
 // rows: the claim reserves global slots first, then one slot of each job's
 // resource as it meets the job, in dispatch order. A job whose resource is
 // full is skipped and its resource excluded for the rest of the call, so a
-// full resource never blocks others. Reservations are exact under
-// concurrency (one LWLock) and given back on abort by the ledger.
+// full resource never blocks others; a resource missing from queue.resources
+// has no slots at all. Reservations are exact under concurrency (one LWLock)
+// and given back on abort by the ledger.
+//
+// A worker id registered by one role cannot be used by another (42501); each
+// claimed attempt records the role that claimed it, so only that role (or a
+// queue_admin) can end it, even for an unregistered worker id.
 #include "queue/arguments.hpp"
 #include "queue/boundary.hpp"
 #include "queue/config.hpp"
 #include "queue/datums.hpp"
 #include "queue/ledger.hpp"
 #include "queue/spi.hpp"
+
+extern "C" {
+#include "storage/lmgr.h"
+}
 
 namespace queue {
 
@@ -27,7 +36,7 @@ SavedPlan touch_worker = {
     "UPDATE queue.workers SET last_heartbeat = now(),"
     " state = CASE WHEN state = 'dead' THEN 'active'::queue.worker_state ELSE state END"
     " WHERE worker_id = $1"
-    " RETURNING state = 'draining', capacity, resources",
+    " RETURNING state = 'draining', capacity, resources, owner",
     1,
     {TEXTOID},
     nullptr};
@@ -62,14 +71,14 @@ SavedPlan find_candidates = {
 SavedPlan claim_jobs = {
     "WITH claimed AS ("
     "  UPDATE queue.jobs SET status = 'processing', attempts = attempts + 1, started_at = now(),"
-    "    deadline = now() + timeout, worker_id = $2, cancel_requested = false"
+    "    deadline = now() + timeout, worker_id = $2, worker_role = $3, cancel_requested = false"
     "  WHERE id = ANY($1) RETURNING *),"
     " logged AS ("
     "  INSERT INTO queue.job_events (job_id, from_status, to_status, worker_id, detail)"
     "  SELECT id, 'queued', 'processing', worker_id, 'attempt ' || attempts FROM claimed)"
     "SELECT * FROM claimed ORDER BY priority, id",
-    2,
-    {INT8ARRAYOID, TEXTOID},
+    3,
+    {INT8ARRAYOID, TEXTOID, OIDOID},
     nullptr};
 
 bool Contains(char** items, int count, const char* item) {
@@ -92,6 +101,9 @@ WorkerSlots TouchWorker(const Config& config, const char* worker_id, int max_job
   Datum args[2] = {CStringGetTextDatum(worker_id), Int64GetDatum(config.worker_timeout)};
   WorkerSlots slots{false, max_jobs, 0};
   if (SpiRun(touch_worker, args, nullptr, SPI_OK_UPDATE_RETURNING) == 0) return slots;
+  bool no_owner = false;
+  Datum owner = SpiValue(0, 4, &no_owner);
+  CheckWorkerAccess(worker_id, no_owner ? InvalidOid : DatumGetObjectId(owner));
   slots.draining = DatumGetBool(SpiValueNotNull(0, 1));
   int capacity = DatumGetInt32(SpiValueNotNull(0, 2));
   bool isnull = false;
@@ -139,7 +151,10 @@ Datum Dequeue(FunctionCallInfo fcinfo) {
 
   InitMaterializedSRF(fcinfo, 0);
   Tuplestorestate* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo)->setResult;
-  EnsureCountersValid();
+  EnsureCountersValid(config.jobs_relid);
+  // Whoever may still change the counters holds this lock (see the locking
+  // rules in shared_counters.cpp): take it before reserving slots.
+  LockRelationOid(config.jobs_relid, RowExclusiveLock);
   SpiConnect();
   TimestampTz now = GetCurrentTransactionStartTimestamp();
   int global_limit = GlobalLimitAt(config, now);
@@ -163,11 +178,11 @@ Datum Dequeue(FunctionCallInfo fcinfo) {
     bool excluded_more = false;
     for (uint64 i = 0; i < found && claimed < reserved; i++) {
       char* resource = SpiText(i, 2);
-      const ResourceConfig* limited = resource ? config.FindResource(resource) : nullptr;
-      if (limited != nullptr) {
+      if (resource != nullptr) {
         if (Contains(full, full_count, resource)) continue;
-        if (Reserve(MakeKey(CounterKind::kRunningResource, 0, 0, resource), 1,
-                    ResourceLimitAt(config, *limited, now)) == 0) {
+        const ResourceConfig* limited = config.FindResource(resource);
+        int limit = limited != nullptr ? ResourceLimitAt(config, *limited, now) : 0;
+        if (Reserve(MakeKey(CounterKind::kRunningResource, 0, 0, resource), 1, limit) == 0) {
           full[full_count++] = resource;
           excluded_more = true;
           continue;
@@ -179,7 +194,8 @@ Datum Dequeue(FunctionCallInfo fcinfo) {
   }
 
   if (claimed > 0) {
-    Datum args[2] = {Int64ArrayDatum(ids, claimed), CStringGetTextDatum(worker_id)};
+    Datum args[3] = {Int64ArrayDatum(ids, claimed), CStringGetTextDatum(worker_id),
+                     ObjectIdGetDatum(CallingRole())};
     uint64 rows = SpiRun(claim_jobs, args, nullptr, SPI_OK_SELECT);
     for (uint64 i = 0; i < rows; i++) tuplestore_puttuple(result, SPI_tuptable->vals[i]);
     RecordStarts(rows);

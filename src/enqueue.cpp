@@ -33,7 +33,7 @@ enum EnqueueArg { kJobType, kPayload, kUserId, kPriority, kResource, kRunAt, kDe
 SavedPlan insert_job = {QUEUE_INSERT_JOB(""), QUEUE_INSERT_JOB_ARGS, nullptr};
 
 SavedPlan insert_deduplicated_job = {
-    QUEUE_INSERT_JOB("  ON CONFLICT (dedupe_key)"
+    QUEUE_INSERT_JOB("  ON CONFLICT (owner, dedupe_key)"
                      "    WHERE dedupe_key IS NOT NULL"
                      "      AND status IN ('queued', 'retrying', 'processing')"
                      "    DO NOTHING"),
@@ -42,11 +42,13 @@ SavedPlan insert_deduplicated_job = {
 #undef QUEUE_INSERT_JOB
 #undef QUEUE_INSERT_JOB_ARGS
 
+// Dedupe keys are scoped to the enqueuing role: another role's key neither
+// hides a job nor hands out another role's job id.
 SavedPlan find_deduplicated = {
-    "SELECT id FROM queue.jobs WHERE dedupe_key = $1"
+    "SELECT id FROM queue.jobs WHERE owner = $1 AND dedupe_key = $2"
     " AND status IN ('queued', 'retrying', 'processing')",
-    1,
-    {TEXTOID},
+    2,
+    {OIDOID, TEXTOID},
     nullptr};
 
 // The job type's row, or an error listing the known types.
@@ -66,13 +68,8 @@ Datum Enqueue(FunctionCallInfo fcinfo) {
 
   RequireArgument(fcinfo, kPayload, "payload");
   Datum payload = PG_GETARG_DATUM(kPayload);
-  int payload_bytes = VARSIZE_ANY(DatumGetPointer(payload));
-  if (payload_bytes > config.max_payload_bytes)
-    ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("payload is too large"),
-                    errdetail("The payload takes %d bytes; the limit is %d.", payload_bytes,
-                              config.max_payload_bytes),
-                    errhint("Pass a reference to large data, or raise "
-                            "queue.settings.max_payload_bytes.")));
+  RequireDocumentSize(payload, "payload", config.max_payload_bytes,
+                      "Pass a reference to large data, or raise queue.settings.max_payload_bytes.");
   char* user_id = OptionalText(fcinfo, kUserId, "user_id", kMaxIdLength);
   policy::Priority priority =
       PG_ARGISNULL(kPriority) ? type.priority : PriorityFromDatum(PG_GETARG_DATUM(kPriority));
@@ -112,7 +109,7 @@ Datum Enqueue(FunctionCallInfo fcinfo) {
                     PG_ARGISNULL(kRunAt) ? 'n' : ' ',
                     dedupe_key ? ' ' : 'n'};
 
-  EnsureCountersValid();
+  EnsureCountersValid(config.jobs_relid);
   SpiConnect();
   int64 job_id = 0;
   // A dedupe conflict with a job that finishes before we read it: try again.
@@ -126,7 +123,8 @@ Datum Enqueue(FunctionCallInfo fcinfo) {
       job_id = DatumGetInt64(SpiValueNotNull(0, 1));
       if (PG_ARGISNULL(kRunAt) || PG_GETARG_TIMESTAMPTZ(kRunAt) <= GetCurrentTimestamp())
         NotifyClaimable(job_type);
-    } else if (SpiRun(find_deduplicated, &values[9], &nulls[9], SPI_OK_SELECT) == 1) {
+    } else if (Datum key[2] = {values[5], values[9]};
+               SpiRun(find_deduplicated, key, nullptr, SPI_OK_SELECT) == 1) {
       job_id = DatumGetInt64(SpiValueNotNull(0, 1));
     }
   }

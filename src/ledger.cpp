@@ -11,6 +11,7 @@
 
 #include "queue/boundary.hpp"
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -113,23 +114,23 @@ void FindEntries(const CounterKey* keys, int count, size_t* found_at) {
   }
 }
 
-void RebuildIndex() {
-  entry_index.clear();
-  for (size_t i = 0; i < entries.size(); i++)
-    entry_index.emplace(MakeEntryId(entries[i].key, entries[i].subxact), i);
-}
-
 // Settle every entry that `selected` picks, with the delta `delta_of` gives,
-// and drop it from the ledger. Allocates nothing.
+// and drop it from the ledger and its index; the index follows the entries
+// that move. Allocates nothing (erasing from and updating a hash map does
+// not), so abort callbacks may use it.
 template <typename Select, typename Delta>
 void SettleEntries(Select selected, Delta delta_of) {
   settlements.clear();
   size_t kept = 0;
   for (size_t i = 0; i < entries.size(); i++) {
-    if (selected(entries[i]))
+    EntryId id = MakeEntryId(entries[i].key, entries[i].subxact);
+    if (selected(entries[i])) {
       settlements.emplace_back(entries[i].counter, delta_of(entries[i]));
-    else
+      entry_index.erase(id);
+    } else {
+      if (kept != i) entry_index.find(id)->second = kept;
       entries[kept++] = entries[i];
+    }
   }
   entries.resize(kept);
   SettleCounters(settlements);
@@ -173,7 +174,9 @@ void TransactionCallback(XactEvent event, void*) {
       OnAbort();
       break;
     case XACT_EVENT_PRE_PREPARE:
-      if (!entries.empty() || !pending_stats.empty())
+      // Counter changes are applied by this backend's commit callback, which
+      // a prepared transaction never reaches; nor would a TRUNCATE's.
+      if (!entries.empty() || !pending_stats.empty() || invalidate_at_commit)
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                         errmsg("cannot prepare a transaction that changed queue jobs"),
                         errhint("Run queue functions outside two-phase transactions.")));
@@ -196,7 +199,6 @@ void OnSubtransactionAbort(SubTransactionId subxact) {
   SettleEntries([subxact](const Entry& entry) { return entry.subxact == subxact; }, AbortDelta);
   DropSubtransaction(pending_stats, subxact);
   DropSubtransaction(pending_run_times, subxact);
-  RebuildIndex();
 }
 
 // Hand a committed subtransaction's entries to its parent, merging entries
@@ -286,19 +288,20 @@ void RegisterLedgerCallbacks() {
   RegisterSubXactCallback(SubtransactionCallback, nullptr);
 }
 
-void RecordJobChange(const JobCountState* old_row, const JobCountState* new_row) {
+void RecordJobChange(Oid jobs_relid, const JobCountState* old_row, const JobCountState* new_row) {
+  // The statement trigger validates before the first row changes; without it
+  // (disabled by hand) this change cannot be counted exactly: count again.
+  if (!CountersValidated(jobs_relid)) {
+    InvalidateCountersAtCommit();
+    return;
+  }
   RowEffect effects[kMaxKeysPerCall];
   int n = 0;
   if (old_row != nullptr) n += RowEffects(*old_row, -1, effects + n);
   if (new_row != nullptr) n += RowEffects(*new_row, +1, effects + n);
 
-  CounterDelta pending[kMaxKeysPerCall] = {};
   CounterKey keys[kMaxKeysPerCall] = {};
-  for (int i = 0; i < n; i++) {
-    pending[i] = CounterDelta{effects[i].key, effects[i].delta};
-    keys[i] = effects[i].key;
-  }
-  EnsureCountersValid(pending, n);
+  for (int i = 0; i < n; i++) keys[i] = effects[i].key;
 
   size_t found_at[kMaxKeysPerCall];
   FindEntries(keys, n, found_at);
@@ -317,10 +320,18 @@ void RecordJobChange(const JobCountState* old_row, const JobCountState* new_row)
 }
 
 int Reserve(const CounterKey& key, int wanted, int limit) {
+  // Slots this transaction freed (jobs it completed, failed, ...) count at
+  // its commit, but its own claims may use them already: an abort undoes the
+  // release and every later claim of the transaction together.
+  int64 own_releases = 0;
+  for (const Entry& entry : entries)
+    if (memcmp(&entry.key, &key, sizeof(key)) == 0 && entry.at_commit < 0)
+      own_releases -= entry.at_commit;
   size_t found_at;
   FindEntries(&key, 1, &found_at);
   Entry& entry = entries[found_at];
-  int reserved = AddUpToLimit(entry.counter, wanted, limit);
+  int64 raised_limit = std::min<int64>(PG_INT32_MAX, limit + own_releases);
+  int reserved = AddUpToLimit(entry.counter, wanted, static_cast<int>(raised_limit));
   entry.reserved += reserved;
   return reserved;
 }

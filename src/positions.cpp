@@ -89,8 +89,9 @@ int64 QueuePosition(int64 job_id, policy::Priority priority) {
 int32 ClampToInt32(int64 value) { return static_cast<int32>(std::min<int64>(value, PG_INT32_MAX)); }
 
 Datum Position(FunctionCallInfo fcinfo) {
+  const Config& config = RefreshConfig();
   int64 job_id = RequiredJobId(fcinfo, 0);
-  EnsureCountersValid();
+  EnsureCountersValid(config.jobs_relid);
   SpiConnect();
   ReadVisibleJob(job_id);
   bool queued = StatusFromDatum(SpiValueNotNull(0, kStatus)) == policy::JobStatus::kQueued;
@@ -126,11 +127,54 @@ policy::WaitInput WaitInputFor(const Config& config, const char* resource, Times
   return policy::WaitInput{0, slots, slots - std::max<int64>(free, 0), 0};
 }
 
+// What the estimate needs of a job's row, read before QueuePosition replaces
+// the current SPI result.
+struct EstimateFacts {
+  policy::JobStatus status;
+  policy::Priority priority;
+  char* job_type;
+  char* resource;
+  TimestampTz run_at;
+  std::optional<TimestampTz> started_at;
+};
+
+EstimateFacts ReadEstimateFacts(Datum status) {
+  bool isnull = false;
+  Datum started = SpiValue(0, kStartedAt, &isnull);
+  return EstimateFacts{StatusFromDatum(status),
+                       PriorityFromDatum(SpiValueNotNull(0, kPriority)),
+                       SpiText(0, kJobType),
+                       SpiText(0, kResource),
+                       DatumGetTimestampTz(SpiValueNotNull(0, kRunAt)),
+                       isnull ? std::nullopt : std::optional(DatumGetTimestampTz(started))};
+}
+
+// When a job is expected to start, as of `now`; nullopt when there is no estimate.
+std::optional<TimestampTz> ExpectedStart(const Config& config, const EstimateFacts& job,
+                                         int64 position, TimestampTz now) {
+  switch (job.status) {
+    case policy::JobStatus::kQueued: {
+      policy::WaitInput input = WaitInputFor(config, job.resource, now);
+      input.position = position;
+      input.mean_duration = MeanDuration(config, job.job_type);
+      std::optional<policy::Micros> wait = policy::EstimateWait(input);
+      if (!wait) return std::nullopt;
+      return std::max(now + *wait, job.run_at);
+    }
+    case policy::JobStatus::kRetrying:
+      return std::max(job.run_at, now);
+    case policy::JobStatus::kProcessing:
+      return job.started_at;
+    default:
+      return std::nullopt;
+  }
+}
+
 Datum JobStatus(FunctionCallInfo fcinfo) {
   const Config& config = RefreshConfig();
   int64 job_id = RequiredJobId(fcinfo, 0);
   TupleDesc desc = ResultRowDescriptor(fcinfo);
-  EnsureCountersValid();
+  EnsureCountersValid(config.jobs_relid);
   TimestampTz now = GetCurrentTransactionStartTimestamp();
 
   SpiConnect();
@@ -138,53 +182,36 @@ Datum JobStatus(FunctionCallInfo fcinfo) {
   Datum values[11];
   bool nulls[11];
   std::fill(std::begin(nulls), std::end(nulls), true);
-  bool isnull;
   values[0] = Int64GetDatum(job_id);
   nulls[0] = false;
-  values[1] = SpiValueNotNull(0, kStatus);
+  values[1] = SpiValueNotNull(0, kStatus);  // an enum: passed by value
   nulls[1] = false;
   int columns_from_row[6][2] = {{5, kAttempts},   {6, kMaxAttempts}, {7, kLastError},
                                 {8, kEnqueuedAt}, {9, kStartedAt},   {10, kFinishedAt}};
   for (auto [out, in] : columns_from_row) {
+    bool isnull = false;
     Datum value = SpiValue(0, in, &isnull);
     bool by_value = in != kLastError;  // integers and timestamps are passed by value
+    // Text is copied out of SPI's memory, which SpiFinish frees.
     if (!isnull) values[out] = by_value ? value : SPI_datumTransfer(value, false, -1);
     nulls[out] = isnull;
   }
-  char* job_type = SpiText(0, kJobType);
-  char* resource = SpiText(0, kResource);
-  TimestampTz run_at = DatumGetTimestampTz(SpiValueNotNull(0, kRunAt));
-
-  switch (StatusFromDatum(values[1])) {
-    case policy::JobStatus::kQueued: {
-      policy::WaitInput input = WaitInputFor(config, resource, now);
-      input.position = QueuePosition(job_id, PriorityFromDatum(SpiValueNotNull(0, kPriority)));
-      input.mean_duration = MeanDuration(config, job_type);
-      values[2] = Int32GetDatum(ClampToInt32(input.position));
-      nulls[2] = false;
-      if (std::optional<policy::Micros> wait = policy::EstimateWait(input)) {
-        TimestampTz start = std::max(now + *wait, run_at);
-        values[3] = IntervalDatum(start - now);
-        values[4] = TimestampTzGetDatum(start);
-        nulls[3] = nulls[4] = false;
-      }
-      break;
-    }
-    case policy::JobStatus::kRetrying:
-      values[3] = IntervalDatum(std::max<int64>(0, run_at - now));
-      values[4] = TimestampTzGetDatum(std::max(run_at, now));
-      nulls[3] = nulls[4] = false;
-      break;
-    case policy::JobStatus::kProcessing:
-      values[3] = IntervalDatum(0);
-      values[4] = values[9];
-      nulls[3] = false;
-      nulls[4] = nulls[9];
-      break;
-    default:
-      break;
-  }
+  EstimateFacts job = ReadEstimateFacts(values[1]);
+  bool queued = job.status == policy::JobStatus::kQueued;
+  int64 position = queued ? QueuePosition(job_id, job.priority) : 0;
+  std::optional<TimestampTz> start = ExpectedStart(config, job, position, now);
   SpiFinish();
+
+  // Built after SpiFinish, in the caller's memory, so the row outlives SPI.
+  if (queued) {
+    values[2] = Int32GetDatum(ClampToInt32(position));
+    nulls[2] = false;
+  }
+  if (start) {
+    values[3] = IntervalDatum(std::max<int64>(0, *start - now));
+    values[4] = TimestampTzGetDatum(*start);
+    nulls[3] = nulls[4] = false;
+  }
   return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }
 

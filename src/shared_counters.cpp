@@ -1,4 +1,18 @@
 // Shared-memory storage of the exact job counters (see shared_counters.hpp).
+//
+// Locking rules:
+// - One LWLock (shared->lock) guards the database slots, the counter hash and
+//   the worker latch. It is held only for a few memory operations: no SQL, no
+//   catalog access, no ereport() and no allocation that can fail while held
+//   (a full hash is reported after the lock is released).
+// - Every transaction that pins counters (see ledger.hpp) holds
+//   RowExclusiveLock on queue.jobs: writers by their DML, dequeue() explicitly
+//   before it reserves. A rebuild takes ShareLock on queue.jobs, so it waits
+//   until no transaction can still change the counters, counts the table on a
+//   snapshot taken after that wait, and releases the lock at once.
+// - A rebuild never runs while its own transaction holds a lock on queue.jobs
+//   from an earlier statement: callers validate first (EnsureCountersValid
+//   at the start of a function, or the jobs table's BEFORE statement trigger).
 #include "queue/shared_counters.hpp"
 
 #include "queue/boundary.hpp"
@@ -11,6 +25,8 @@
 #include <algorithm>
 
 extern "C" {
+#include "access/xlog.h"
+#include "storage/lmgr.h"
 #include "utils/syscache.h"
 }
 
@@ -27,6 +43,7 @@ struct DatabaseSlot {
   Oid database;
   bool valid;
   Oid jobs_relid;                              // queue.jobs the counters describe
+  int64 refused_results;                       // complete()/fail() of attempts not held
   int64 lowest_block[policy::kPriorityCount];  // no queued block below this
   MinuteStats minutes[kMinuteSlots];           // ring indexed by minute % kMinuteSlots
 };
@@ -69,22 +86,25 @@ void StartupShmem() {
   LWLockRelease(AddinShmemInitLock);
 }
 
-// This database's slot, claimed on first use. Caller holds the lock exclusively
-// when `create` is true.
+// This database's slot, claimed on first use when `create` (the caller then
+// holds the lock exclusively); nullptr when it has none, or none is free.
 DatabaseSlot* FindSlot(bool create) {
   DatabaseSlot* free_slot = nullptr;
   for (DatabaseSlot& slot : shared->databases) {
     if (slot.database == MyDatabaseId) return &slot;
     if (slot.database == InvalidOid && free_slot == nullptr) free_slot = &slot;
   }
-  if (!create) return nullptr;
-  if (free_slot == nullptr)
-    ereport(ERROR, (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-                    errmsg("queue is in use in more than %d databases", kMaxDatabases),
-                    errhint("Use the queue extension in fewer databases of this cluster.")));
+  if (!create || free_slot == nullptr) return nullptr;
   memset(free_slot, 0, sizeof(*free_slot));
   free_slot->database = MyDatabaseId;
   return free_slot;
+}
+
+[[noreturn]] void RaiseNoFreeSlot() {
+  ereport(ERROR, (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+                  errmsg("queue is in use in more than %d databases", kMaxDatabases),
+                  errhint("Use the queue extension in fewer databases of this cluster.")));
+  pg_unreachable();
 }
 
 // Remove every counter of a database. Caller holds the lock exclusively.
@@ -182,9 +202,11 @@ SavedPlan count_queued_blocks = {
     {},
     nullptr};
 
-// Count queue.jobs into palloc'd rows (no lock held: the scan may be long).
+// Count queue.jobs into rows palloc'd in the caller's memory context, on a
+// snapshot taken now (no lock held: the scan may be long).
 RebuiltCount* CountJobs(int* count_out) {
   static_assert(kIdBlockShift == 8, "count_queued_blocks groups ids by 256");
+  int search_path_level = PinSearchPath();
   SpiConnect();
   int capacity = 16;
   int used = 0;
@@ -197,13 +219,13 @@ RebuiltCount* CountJobs(int* count_out) {
     rows[used++] = RebuiltCount{key, count};
   };
 
-  uint64 n = SpiRun(count_by_status, nullptr, nullptr, SPI_OK_SELECT);
+  uint64 n = SpiRunOnLatestSnapshot(count_by_status, SPI_OK_SELECT);
   for (uint64 i = 0; i < n; i++) {
     auto status = policy::ParseJobStatus(SpiText(i, 1));
     add(MakeKey(CounterKind::kStatus, static_cast<int>(*status)),
         DatumGetInt64(SpiValueNotNull(i, 2)));
   }
-  n = SpiRun(count_running, nullptr, nullptr, SPI_OK_SELECT);
+  n = SpiRunOnLatestSnapshot(count_running, SPI_OK_SELECT);
   int64 running = 0;
   for (uint64 i = 0; i < n; i++) {
     int64 count = DatumGetInt64(SpiValueNotNull(i, 2));
@@ -212,7 +234,7 @@ RebuiltCount* CountJobs(int* count_out) {
       add(MakeKey(CounterKind::kRunningResource, 0, 0, resource), count);
   }
   add(MakeKey(CounterKind::kRunningTotal), running);
-  n = SpiRun(count_queued_blocks, nullptr, nullptr, SPI_OK_SELECT);
+  n = SpiRunOnLatestSnapshot(count_queued_blocks, SPI_OK_SELECT);
   int64 per_priority[policy::kPriorityCount] = {};
   int first_range_row = used;  // ranges are summed from blocks, after them
   int block_rows = 0;
@@ -236,14 +258,76 @@ RebuiltCount* CountJobs(int* count_out) {
   for (int p = 0; p < policy::kPriorityCount; p++)
     add(MakeKey(CounterKind::kQueuedPriority, p), per_priority[p]);
   SpiFinish();
+  UnpinSearchPath(search_path_level);
   *count_out = used;
   return rows;
 }
 
-// Local per-transaction memo: counters known valid in this transaction. They
-// can only become invalid at a TRUNCATE's commit (which waits for our lock on
-// queue.jobs) or a server restart, so one check per transaction suffices.
+// Whether this database's shared counters describe the table `jobs_relid`.
+bool SlotValidFor(Oid jobs_relid) {
+  LWLockAcquire(shared->lock, LW_SHARED);
+  DatabaseSlot* slot = FindSlot(false);
+  bool valid = slot != nullptr && slot->valid && slot->jobs_relid == jobs_relid;
+  LWLockRelease(shared->lock);
+  return valid;
+}
+
+// Replace this database's counters with counts of the table. The caller holds
+// ShareLock on queue.jobs, so no other transaction pins them meanwhile.
+void RebuildCounters(Oid jobs_relid) {
+  int count = 0;
+  RebuiltCount* rows = CountJobs(&count);
+  ReclaimDroppedDatabases();
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  DatabaseSlot* slot = FindSlot(true);
+  if (slot == nullptr) {
+    LWLockRelease(shared->lock);
+    RaiseNoFreeSlot();
+  }
+  RemoveDatabaseCounters(MyDatabaseId);
+  for (int p = 0; p < policy::kPriorityCount; p++) slot->lowest_block[p] = PG_INT64_MAX;
+  for (int i = 0; i < count; i++) {
+    SharedCounter* counter = EnterCounter(rows[i].key);
+    counter->value = rows[i].count;
+    if (rows[i].key.kind == static_cast<uint8>(CounterKind::kQueuedBlock)) {
+      int64& lowest = slot->lowest_block[rows[i].key.slot];
+      lowest = std::min(lowest, rows[i].key.block);
+    }
+  }
+  slot->jobs_relid = jobs_relid;
+  slot->valid = true;
+  LWLockRelease(shared->lock);
+  elog(DEBUG1, "queue: rebuilt %d counters of database %u from queue.jobs", count, MyDatabaseId);
+  pfree(rows);
+}
+
+// Per-transaction memo: the counters were validated for this table in this
+// transaction. They can only become invalid at a TRUNCATE's commit (which
+// waits for our lock on queue.jobs) or a server restart, so one check per
+// transaction suffices.
 LocalTransactionId validated_in = InvalidLocalTransactionId;
+Oid validated_relid = InvalidOid;
+
+// On a hot standby: this transaction's counts of the table, in
+// TopTransactionContext (nullptr elsewhere), read instead of shared memory.
+RebuiltCount* standby_counts = nullptr;
+int standby_count_rows = 0;
+
+void CountForStandby() {
+  MemoryContext caller = MemoryContextSwitchTo(TopTransactionContext);
+  standby_counts = CountJobs(&standby_count_rows);
+  MemoryContextSwitchTo(caller);
+}
+
+bool ReadingStandbyCounts() {
+  return standby_counts != nullptr && validated_in == MyProc->lxid;
+}
+
+int64 StandbyCount(const CounterKey& key) {
+  for (int i = 0; i < standby_count_rows; i++)
+    if (memcmp(&standby_counts[i].key, &key, sizeof(key)) == 0) return standby_counts[i].count;
+  return 0;
+}
 
 }  // namespace
 
@@ -275,43 +359,23 @@ void RequireSharedCounters() {
                             "restart the server.")));
 }
 
-void EnsureCountersValid(const CounterDelta* pending, int pending_count) {
+void EnsureCountersValid(Oid jobs_relid) {
   RequireSharedCounters();
-  if (validated_in == MyProc->lxid) return;
-  Oid jobs_relid = CurrentConfig().jobs_relid;
-
-  LWLockAcquire(shared->lock, LW_SHARED);
-  DatabaseSlot* slot = FindSlot(false);
-  bool valid = slot != nullptr && slot->valid && slot->jobs_relid == jobs_relid;
-  LWLockRelease(shared->lock);
-  if (!valid) {
-    int count = 0;
-    RebuiltCount* rows = CountJobs(&count);
-    ReclaimDroppedDatabases();
-    LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-    slot = FindSlot(true);
-    if (!(slot->valid && slot->jobs_relid == jobs_relid)) {
-      RemoveDatabaseCounters(MyDatabaseId);
-      for (int p = 0; p < policy::kPriorityCount; p++) slot->lowest_block[p] = PG_INT64_MAX;
-      for (int i = 0; i < count; i++) {
-        SharedCounter* counter = EnterCounter(rows[i].key);
-        counter->value = rows[i].count;
-        if (rows[i].key.kind == static_cast<uint8>(CounterKind::kQueuedBlock)) {
-          int64& lowest = slot->lowest_block[rows[i].key.slot];
-          lowest = std::min(lowest, rows[i].key.block);
-        }
-      }
-      for (int i = 0; i < pending_count; i++)
-        EnterCounter(pending[i].key)->value -= pending[i].delta;
-      slot->jobs_relid = jobs_relid;
-      slot->valid = true;
-      elog(DEBUG1, "queue: rebuilt %d counters of database %u from queue.jobs", count,
-           MyDatabaseId);
-    }
-    LWLockRelease(shared->lock);
-    pfree(rows);
+  if (CountersValidated(jobs_relid)) return;
+  standby_counts = nullptr;
+  if (RecoveryInProgress()) {
+    CountForStandby();
+  } else if (!SlotValidFor(jobs_relid)) {
+    LockRelationOid(jobs_relid, ShareLock);
+    if (!SlotValidFor(jobs_relid)) RebuildCounters(jobs_relid);  // else another rebuilt them
+    UnlockRelationOid(jobs_relid, ShareLock);
   }
   validated_in = MyProc->lxid;
+  validated_relid = jobs_relid;
+}
+
+bool CountersValidated(Oid jobs_relid) {
+  return validated_in == MyProc->lxid && validated_relid == jobs_relid;
 }
 
 void InvalidateCounters() {
@@ -331,10 +395,9 @@ void PinCounters(const CounterKey* keys, int count, SharedCounter** pinned) {
       RaiseCountersFull();
     }
     pinned[i]->pins++;
-    if (keys[i].kind == static_cast<uint8>(CounterKind::kQueuedBlock)) {
-      DatabaseSlot* slot = FindSlot(true);
+    DatabaseSlot* slot = FindSlot(false);  // created by the validation before any pin
+    if (slot != nullptr && keys[i].kind == static_cast<uint8>(CounterKind::kQueuedBlock))
       slot->lowest_block[keys[i].slot] = std::min(slot->lowest_block[keys[i].slot], keys[i].block);
-    }
   }
   LWLockRelease(shared->lock);
 }
@@ -390,7 +453,22 @@ void AddMinuteStats(const MinuteStats& stats) noexcept {
   LWLockRelease(shared->lock);
 }
 
+void CountRefusedResult() noexcept {
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  if (DatabaseSlot* slot = FindSlot(false)) slot->refused_results++;
+  LWLockRelease(shared->lock);
+}
+
+int64 ReadRefusedResults() {
+  LWLockAcquire(shared->lock, LW_SHARED);
+  DatabaseSlot* slot = FindSlot(false);
+  int64 refused = slot != nullptr ? slot->refused_results : 0;
+  LWLockRelease(shared->lock);
+  return refused;
+}
+
 int64 ReadCounter(const CounterKey& key) {
+  if (ReadingStandbyCounts()) return StandbyCount(key);
   LWLockAcquire(shared->lock, LW_SHARED);
   auto* counter = static_cast<SharedCounter*>(hash_search(counters, &key, HASH_FIND, nullptr));
   int64 value = counter != nullptr ? counter->value : 0;
@@ -422,6 +500,16 @@ int64 SumCounters(CounterKey key, int64 from, int64 to) {
 }
 
 int64 SumQueuedBefore(int priority, int64 block) {
+  if (ReadingStandbyCounts()) {
+    int64 sum = 0;
+    for (int i = 0; i < standby_count_rows; i++) {
+      const CounterKey& key = standby_counts[i].key;
+      if (key.kind == static_cast<uint8>(CounterKind::kQueuedBlock) && key.slot == priority &&
+          key.block < block)
+        sum += standby_counts[i].count;
+    }
+    return sum;
+  }
   int64 range = block >> kBlockRangeShift;
   LWLockAcquire(shared->lock, LW_SHARED);
   DatabaseSlot* slot = FindSlot(false);

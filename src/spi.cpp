@@ -1,7 +1,21 @@
 // Saved SPI statements and result accessors (see spi.hpp).
 #include "queue/spi.hpp"
 
+extern "C" {
+#include "utils/guc.h"
+#include "utils/snapmgr.h"
+}
+
 namespace queue {
+
+int PinSearchPath() {
+  int level = NewGUCNestLevel();
+  (void)set_config_option("search_path", kPinnedSearchPath, PGC_USERSET, PGC_S_SESSION,
+                          GUC_ACTION_SAVE, true, 0, false);
+  return level;
+}
+
+void UnpinSearchPath(int level) { AtEOXact_GUC(true, level); }
 
 void SpiConnect() {
   if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "queue: SPI_connect failed");
@@ -28,13 +42,24 @@ static SPIPlanPtr Prepared(SavedPlan& saved) {
   return saved.plan;
 }
 
-uint64 SpiRun(SavedPlan& saved, const Datum* values, const char* nulls, int expected,
-              long max_rows) {
-  int rc = SPI_execute_plan(Prepared(saved), const_cast<Datum*>(values), nulls, false, max_rows);
+// The rows a statement processed, or an error unless SPI answered `expected`.
+static uint64 Processed(const SavedPlan& saved, int rc, int expected) {
   if (rc != expected)
     elog(ERROR, "queue: statement returned %s, expected %s: %s", SPI_result_code_string(rc),
          SPI_result_code_string(expected), saved.sql);
   return SPI_processed;
+}
+
+uint64 SpiRun(SavedPlan& saved, const Datum* values, const char* nulls, int expected,
+              long max_rows) {
+  int rc = SPI_execute_plan(Prepared(saved), const_cast<Datum*>(values), nulls, false, max_rows);
+  return Processed(saved, rc, expected);
+}
+
+uint64 SpiRunOnLatestSnapshot(SavedPlan& saved, int expected) {
+  int rc = SPI_execute_snapshot(Prepared(saved), nullptr, nullptr, GetLatestSnapshot(),
+                                InvalidSnapshot, false, false, 0);
+  return Processed(saved, rc, expected);
 }
 
 Datum SpiValue(uint64 row, int column, bool* isnull) {

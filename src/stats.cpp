@@ -21,7 +21,7 @@ namespace queue {
 
 namespace {
 
-constexpr int kStatsColumns = 18;
+constexpr int kStatsColumns = 19;
 
 SavedPlan oldest_queued = {
     "SELECT now() - min(first.enqueued_at) FROM unnest(enum_range(NULL::queue.priority)) p,"
@@ -52,7 +52,7 @@ Datum ProcessingByResource(const Config& config, TimestampTz now) {
 Datum Stats(FunctionCallInfo fcinfo) {
   const Config& config = RefreshConfig();
   TupleDesc desc = ResultRowDescriptor(fcinfo);
-  EnsureCountersValid();
+  EnsureCountersValid(config.jobs_relid);
   TimestampTz now = GetCurrentTransactionStartTimestamp();
 
   Datum values[kStatsColumns];
@@ -87,6 +87,7 @@ Datum Stats(FunctionCallInfo fcinfo) {
   int64 ended = recent.completed + recent.failed;
   values[column++] = Float8GetDatum(ended == 0 ? 0.0 : static_cast<double>(recent.failed) / ended);
   values[column++] = IntervalDatum(window_minutes * 60 * policy::kMicrosPerSecond);
+  values[column++] = Int64GetDatum(ReadRefusedResults());
   Assert(column == kStatsColumns);
   return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }

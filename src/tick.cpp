@@ -99,7 +99,7 @@ int EndFailedAttempts(const Config& config, uint64 rows, bool backoff, const cha
 
 TickResult RunTick() {
   const Config& config = RefreshConfig();
-  EnsureCountersValid();
+  EnsureCountersValid(config.jobs_relid);
   TickResult result{};
   Datum batch = Int32GetDatum(kBatch);
   SpiConnect();

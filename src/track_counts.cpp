@@ -58,16 +58,25 @@ TriggerData* RequireTrigger(FunctionCallInfo fcinfo, const char* name) {
 
 }  // namespace
 
-// Count one row change of queue.jobs, or forget the counters after TRUNCATE.
+// Before a statement changes queue.jobs, make the counters trustworthy; then
+// count each row it changed; after TRUNCATE, forget the counters.
+//
+// Validating before the first row matters: AFTER ROW triggers fire once the
+// whole statement has run, so a rebuild from the first row's trigger would
+// already see (and count) every row of the statement, then count them again.
 static Datum TrackCounts(FunctionCallInfo fcinfo) {
   TriggerData* trigger = RequireTrigger(fcinfo, "queue.track_counts()");
   RequireSharedCounters();
   TriggerEvent event = trigger->tg_event;
+  Relation relation = trigger->tg_relation;
   if (TRIGGER_FIRED_BY_TRUNCATE(event)) {
     InvalidateCountersAtCommit();
     return PointerGetDatum(nullptr);
   }
-  Relation relation = trigger->tg_relation;
+  if (TRIGGER_FIRED_FOR_STATEMENT(event)) {
+    EnsureCountersValid(RelationGetRelid(relation));
+    return PointerGetDatum(nullptr);
+  }
   TupleDesc desc = RelationGetDescr(relation);
   JobCountState old_row, new_row;
   const JobCountState* before = nullptr;
@@ -85,7 +94,7 @@ static Datum TrackCounts(FunctionCallInfo fcinfo) {
     after = &new_row;
     RequireLifecycle(old_row, new_row);
   }
-  RecordJobChange(before, after);
+  RecordJobChange(RelationGetRelid(relation), before, after);
   return PointerGetDatum(nullptr);
 }
 

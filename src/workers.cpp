@@ -5,6 +5,10 @@
 // dequeue() never gives it more jobs than free slots or a resource it cannot
 // render. A worker silent for settings.worker_timeout is marked dead by
 // tick() and its attempts are recovered; a heartbeat brings it back.
+//
+// A worker id belongs to the role that registered it: another role can
+// neither re-register, heartbeat, drain nor claim with it (42501), so a
+// worker id is not a bearer token. queue_admin members may act for any.
 #include "queue/arguments.hpp"
 #include "queue/boundary.hpp"
 #include "queue/config.hpp"
@@ -17,19 +21,24 @@ namespace {
 
 constexpr int kMaxCapacity = 10000;
 
+// $4 the calling role, $5 whether it is a queue_admin. No row comes back when
+// the id belongs to a role the caller may not act for.
 SavedPlan upsert_worker = {
-    "INSERT INTO queue.workers (worker_id, resources, capacity) VALUES ($1, $2, $3)"
+    "INSERT INTO queue.workers AS w (worker_id, resources, capacity, owner)"
+    " VALUES ($1, $2, $3, $4)"
     " ON CONFLICT (worker_id) DO UPDATE SET resources = excluded.resources,"
-    "   capacity = excluded.capacity, state = 'active', last_heartbeat = now()"
+    "   capacity = excluded.capacity, state = 'active', last_heartbeat = now(),"
+    "   owner = coalesce(w.owner, excluded.owner)"
+    " WHERE $5 OR w.owner IS NULL OR pg_has_role($4, w.owner, 'USAGE')"
     " RETURNING *",
-    3,
-    {TEXTOID, TEXTARRAYOID, INT4OID},
+    5,
+    {TEXTOID, TEXTARRAYOID, INT4OID, OIDOID, BOOLOID},
     nullptr};
 
 SavedPlan beat = {
     "UPDATE queue.workers SET last_heartbeat = now(),"
     " state = CASE WHEN state = 'dead' THEN 'active'::queue.worker_state ELSE state END"
-    " WHERE worker_id = $1",
+    " WHERE worker_id = $1 RETURNING owner",
     1,
     {TEXTOID},
     nullptr};
@@ -42,13 +51,21 @@ SavedPlan cancel_requests = {
     nullptr};
 
 SavedPlan drain = {
-    "UPDATE queue.workers SET state = 'draining' WHERE worker_id = $1", 1, {TEXTOID}, nullptr};
+    "UPDATE queue.workers SET state = 'draining' WHERE worker_id = $1 RETURNING owner",
+    1,
+    {TEXTOID},
+    nullptr};
 
-[[noreturn]] void RaiseUnknownWorker(const char* worker_id) {
-  ereport(ERROR,
-          (errcode(ERRCODE_NO_DATA_FOUND), errmsg("worker \"%s\" is not registered", worker_id),
-           errhint("Register it first with queue.register_worker().")));
-  pg_unreachable();
+// Run `update` (one of the above: worker id in, owner out) and check that the
+// caller may act for the worker; its change is undone with the error if not.
+void UpdateOwnWorker(SavedPlan& update, const char* worker_id, Datum id) {
+  if (SpiRun(update, &id, nullptr, SPI_OK_UPDATE_RETURNING) == 0)
+    ereport(ERROR,
+            (errcode(ERRCODE_NO_DATA_FOUND), errmsg("worker \"%s\" is not registered", worker_id),
+             errhint("Register it first with queue.register_worker().")));
+  bool no_owner = false;
+  Datum owner = SpiValue(0, 1, &no_owner);
+  CheckWorkerAccess(worker_id, no_owner ? InvalidOid : DatumGetObjectId(owner));
 }
 
 Datum RegisterWorker(FunctionCallInfo fcinfo) {
@@ -63,12 +80,14 @@ Datum RegisterWorker(FunctionCallInfo fcinfo) {
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                     errmsg("capacity must be between 1 and %d", kMaxCapacity),
                     errdetail("The value given is %d.", capacity)));
-  Datum args[3] = {CStringGetTextDatum(worker_id), PG_ARGISNULL(1) ? 0 : PG_GETARG_DATUM(1),
-                   Int32GetDatum(capacity)};
-  char nulls[3] = {' ', PG_ARGISNULL(1) ? 'n' : ' ', ' '};
+  Datum args[5] = {CStringGetTextDatum(worker_id), PG_ARGISNULL(1) ? 0 : PG_GETARG_DATUM(1),
+                   Int32GetDatum(capacity), ObjectIdGetDatum(CallingRole()),
+                   BoolGetDatum(CallerIsQueueAdmin())};
+  char nulls[5] = {' ', PG_ARGISNULL(1) ? 'n' : ' ', ' ', ' ', ' '};
   TupleDesc desc = ResultRowDescriptor(fcinfo);
   SpiConnect();
-  SpiRun(upsert_worker, args, nulls, SPI_OK_INSERT_RETURNING);
+  if (SpiRun(upsert_worker, args, nulls, SPI_OK_INSERT_RETURNING) == 0)
+    RaiseForeignWorker(worker_id);
   HeapTupleHeader row = SPI_returntuple(SPI_tuptable->vals[0], desc);
   SpiFinish();
   return PointerGetDatum(row);
@@ -80,7 +99,7 @@ Datum Heartbeat(FunctionCallInfo fcinfo) {
   InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
   Tuplestorestate* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo)->setResult;
   SpiConnect();
-  if (SpiRun(beat, &id, nullptr, SPI_OK_UPDATE) == 0) RaiseUnknownWorker(worker_id);
+  UpdateOwnWorker(beat, worker_id, id);
   uint64 rows = SpiRun(cancel_requests, &id, nullptr, SPI_OK_SELECT);
   for (uint64 i = 0; i < rows; i++) tuplestore_puttuple(result, SPI_tuptable->vals[i]);
   SpiFinish();
@@ -91,7 +110,7 @@ Datum DrainWorker(FunctionCallInfo fcinfo) {
   char* worker_id = RequiredText(fcinfo, 0, "worker_id", kMaxIdLength);
   Datum id = CStringGetTextDatum(worker_id);
   SpiConnect();
-  if (SpiRun(drain, &id, nullptr, SPI_OK_UPDATE) == 0) RaiseUnknownWorker(worker_id);
+  UpdateOwnWorker(drain, worker_id, id);
   SpiFinish();
   PG_RETURN_BOOL(true);
 }

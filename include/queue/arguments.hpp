@@ -22,6 +22,10 @@ char* RequiredText(FunctionCallInfo fcinfo, int index, const char* name, int max
 // A text argument that may be NULL (nullptr); when given, 1..max_length characters.
 char* OptionalText(FunctionCallInfo fcinfo, int index, const char* name, int max_length);
 
+// Refuse (54000) a jsonb document (payload, result) whose uncompressed size
+// exceeds `limit` bytes.
+void RequireDocumentSize(Datum document, const char* what, int limit, const char* hint);
+
 // A job id argument: given and positive.
 int64 RequiredJobId(FunctionCallInfo fcinfo, int index);
 
@@ -34,6 +38,19 @@ void CheckJobAccess(int64 job_id, Oid owner);
 
 // The role that called the SECURITY DEFINER function.
 Oid CallingRole();
+
+// Whether the caller is a member of queue_admin (or a superuser).
+bool CallerIsQueueAdmin();
+
+// Whether the caller has the privileges of `owner`, or is a queue_admin.
+bool CallerMayActAs(Oid owner);
+
+// Refuse (42501) a caller who may not act for the role that registered a
+// worker id; an id with no recorded owner (InvalidOid) is open to all.
+void CheckWorkerAccess(const char* worker_id, Oid owner);
+
+// Refuse (42501) the use of a worker id another role registered.
+[[noreturn]] void RaiseForeignWorker(const char* worker_id);
 
 // A text[] argument that may be NULL; when given, one-dimensional without
 // NULL elements. Returns the element count and palloc'd C strings.

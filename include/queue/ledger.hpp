@@ -28,10 +28,14 @@ struct JobCountState {
 // Register the transaction callbacks; once per backend.
 void RegisterLedgerCallbacks();
 
-// Count a row change: old_row nullptr for INSERT, new_row nullptr for DELETE.
-void RecordJobChange(const JobCountState* old_row, const JobCountState* new_row);
+// Count a row change of queue.jobs (`jobs_relid`): old_row nullptr for
+// INSERT, new_row nullptr for DELETE. The counters must have been validated
+// in this transaction before the statement began.
+void RecordJobChange(Oid jobs_relid, const JobCountState* old_row, const JobCountState* new_row);
 
-// Reserve up to `wanted` running slots under `limit`; returns how many.
+// Reserve up to `wanted` running slots under `limit`, counting the slots this
+// transaction released as free; returns how many. The caller holds
+// RowExclusiveLock on queue.jobs (see shared_counters.cpp's locking rules).
 int Reserve(const CounterKey& key, int wanted, int limit);
 
 // Give back the reservations no claimed row consumed.

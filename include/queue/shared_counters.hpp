@@ -8,8 +8,10 @@
 // change at the right moment of the transaction; this file only stores them.
 //
 // A database's counters are rebuilt from queue.jobs when they are in doubt:
-// after the server (re)starts, after TRUNCATE of queue.jobs, and after the
-// extension was dropped and created again.
+// after the server (re)starts, after TRUNCATE of queue.jobs, after the
+// extension was dropped and created again, and after a standby's promotion.
+// A hot standby replays changes without running triggers, so it never keeps
+// shared counters: each transaction there counts the table instead.
 #pragma once
 
 #include "queue/pg.hpp"
@@ -64,12 +66,6 @@ struct SharedCounter {
 // Build a key for the current database; unused fields are zero.
 CounterKey MakeKey(CounterKind kind, int slot = 0, int64 block = 0, std::string_view name = {});
 
-// One counter change, used for rebuild corrections.
-struct CounterDelta {
-  CounterKey key;
-  int64 delta;
-};
-
 // One minute of finished attempts, for stats over a recent window.
 struct MinuteStats {
   int64 minute;  // minutes since the Unix epoch
@@ -86,11 +82,15 @@ void RequestSharedCounters();
 // Error unless the library was preloaded, with a hint saying how.
 void RequireSharedCounters();
 
-// Make this database's counters trustworthy, rebuilding them from queue.jobs
-// when in doubt. `pending` lists changes the caller made to queue.jobs in
-// this transaction but has not applied yet: the rebuild sees those rows
-// already, so it subtracts them.
-void EnsureCountersValid(const CounterDelta* pending = nullptr, int pending_count = 0);
+// Make this database's counters trustworthy for the table `jobs_relid`
+// (queue.jobs), rebuilding them from the table when in doubt. Call it before
+// the transaction changes queue.jobs or reserves slots: a rebuild waits for
+// every other transaction that may still change the counters, which would
+// deadlock against a lock on queue.jobs this transaction already holds.
+void EnsureCountersValid(Oid jobs_relid);
+
+// Whether EnsureCountersValid ran for `jobs_relid` in this transaction.
+bool CountersValidated(Oid jobs_relid);
 
 // Forget this database's counters at commit of a TRUNCATE.
 void InvalidateCounters();
@@ -108,6 +108,13 @@ void AddCounter(SharedCounter* counter, int64 delta);
 
 // At the end of a transaction: add each delta and drop each pin. Never errors.
 void SettleCounters(const std::vector<std::pair<SharedCounter*, int64>>& settlements) noexcept;
+
+// Count a complete() or fail() refused because the caller no longer held the
+// attempt. Never errors.
+void CountRefusedResult() noexcept;
+
+// Refusals counted since the server started.
+int64 ReadRefusedResults();
 
 // Fold one observed run time into a job type's moving average.
 void AddRunTimeSample(std::string_view job_type, policy::Micros run_time) noexcept;

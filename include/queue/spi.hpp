@@ -2,6 +2,12 @@
 //
 // Callers connect and finish SPI themselves and keep no C++ objects alive
 // across these calls (an ereport() longjmps straight out of them).
+//
+// Every statement must run with search_path = pg_catalog, pg_temp, or a role
+// that can create objects in a schema on the caller's path could plant an
+// operator or function that our statements would call with our privileges.
+// The SQL functions pin it with their SET clause; code that runs SQL from
+// elsewhere (triggers, the background worker) pins it with PinSearchPath.
 #pragma once
 
 #include "queue/pg.hpp"
@@ -16,6 +22,14 @@ struct SavedPlan {
   SPIPlanPtr plan;
 };
 
+// The search_path every statement of the queue runs with.
+constexpr const char* kPinnedSearchPath = "pg_catalog, pg_temp";
+
+// Set search_path to kPinnedSearchPath until UnpinSearchPath(level) with the
+// level returned; an error in between restores it with the (sub)transaction.
+int PinSearchPath();
+void UnpinSearchPath(int level);
+
 // Connect to SPI or fail loudly.
 void SpiConnect();
 
@@ -25,6 +39,10 @@ void SpiFinish();
 // Run a saved statement; errors unless SPI answers `expected` (SPI_OK_*).
 uint64 SpiRun(SavedPlan& plan, const Datum* values, const char* nulls, int expected,
               long max_rows = 0);
+
+// Run a saved statement without arguments on a snapshot taken now, even in a
+// REPEATABLE READ transaction: for counts that must include every commit.
+uint64 SpiRunOnLatestSnapshot(SavedPlan& plan, int expected);
 
 // Column `column` (1-based) of result row `row`; *isnull tells NULL.
 Datum SpiValue(uint64 row, int column, bool* isnull);
