@@ -39,6 +39,10 @@ SELECT qt.try($$UPDATE queue.settings SET stats_window = '10 seconds'$$);
 SELECT qt.try($$UPDATE queue.settings SET alert_queue_depth = 0$$);
 SELECT qt.try($$UPDATE queue.settings SET alert_failure_rate = 0$$);
 SELECT qt.try($$UPDATE queue.settings SET alert_oldest_queued = '0'$$);
+-- every interval has an upper bound, so no accepted value overflows a function
+SELECT qt.try($$UPDATE queue.settings SET retention = '300000 years'$$);
+SELECT qt.try($$UPDATE queue.settings SET worker_timeout = '2 days'$$);
+SELECT qt.try($$UPDATE queue.settings SET alert_oldest_queued = '400000 years'$$);
 SELECT qt.try($$UPDATE queue.settings SET max_concurrent = NULL$$);
 SELECT qt.try($$UPDATE queue.settings SET timezone = 'Mars/Base'$$);
 SELECT qt.try($$UPDATE queue.settings SET timezone = ''$$);
@@ -67,6 +71,7 @@ SELECT qt.try($$INSERT INTO queue.job_types (job_type, priority) VALUES ('Bad Na
 SELECT qt.try($$INSERT INTO queue.job_types (job_type, priority) VALUES ('x', NULL)$$);
 SELECT qt.try($$INSERT INTO queue.job_types (job_type, priority, resource) VALUES ('x', 'high', 'gpu')$$);
 SELECT qt.try($$INSERT INTO queue.job_types (job_type, priority, expected_duration) VALUES ('x', 'high', '0')$$);
+SELECT qt.try($$UPDATE queue.job_types SET expected_duration = '400000 years'$$);
 SELECT qt.try($$INSERT INTO queue.job_types (job_type, priority, timeout) VALUES ('x', 'high', '0')$$);
 SELECT qt.try($$INSERT INTO queue.job_types (job_type, priority, max_retries) VALUES ('x', 'high', -1)$$);
 -- a resource used by a job type cannot be dropped

@@ -157,11 +157,6 @@ const ResourceConfig& RequireResource(const Config& config, const char* name) {
 std::string Config::JobTypeNames() const { return JoinNames(job_types); }
 std::string Config::ResourceNames() const { return JoinNames(resources); }
 
-const Config& CurrentConfig() {
-  if (cached.jobs_relid == InvalidOid) return RefreshConfig();
-  return cached;
-}
-
 const Config& RefreshConfig() {
   if (!callback_registered) {
     CacheRegisterRelcacheCallback(OnRelcacheInvalidation, 0);

@@ -61,10 +61,6 @@ const ResourceConfig& RequireResource(const Config& config, const char* name);
 // at the start of a SQL function: reading again invalidates earlier references.
 const Config& RefreshConfig();
 
-// The configuration as last read (read now if never): for code running inside
-// a SQL function, such as triggers, which must not invalidate its references.
-const Config& CurrentConfig();
-
 // Local time of day, in settings.timezone, at a moment.
 policy::Micros LocalTimeOfDay(const Config& config, TimestampTz at);
 

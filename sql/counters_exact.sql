@@ -1,0 +1,78 @@
+-- counters_exact: the shared counters equal the table after what operators do.
+--   a multi-row statement right after CREATE EXTENSION (the first statement
+--   also rebuilds the counters); a transaction's own releases are usable by
+--   its own later claims, and undone with them; TRUNCATE cannot be prepared;
+--   renaming or deleting a resource cannot let running jobs escape its limit;
+--   a resource missing from queue.resources has no slots.
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS queue CASCADE;
+RESET client_min_messages;
+CREATE EXTENSION queue;
+DELETE FROM queue.peak_windows;
+
+\i test/sql/try.sql
+
+CREATE FUNCTION pg_temp.counts() RETURNS text LANGUAGE sql AS $$
+  SELECT format('stats %s/%s/%s, table %s/%s/%s (queued/processing/completed)',
+                s.queued, s.processing, s.completed,
+                (SELECT count(*) FROM queue.jobs WHERE status = 'queued'),
+                (SELECT count(*) FROM queue.jobs WHERE status = 'processing'),
+                (SELECT count(*) FROM queue.jobs WHERE status = 'completed'))
+    FROM queue.stats() s $$;
+
+-- A fresh extension: the first statement that touches queue.jobs is one
+-- INSERT of five rows; its counts are taken once, not once per row.
+INSERT INTO queue.jobs (job_type, priority, owner, max_attempts, timeout)
+SELECT 'doubt', 'high', current_user::regrole, 4, '10 minutes' FROM generate_series(1, 5);
+SELECT pg_temp.counts();
+
+-- Own releases: with every slot taken, a transaction that completes jobs can
+-- claim as many in their place; on rollback both are undone together.
+UPDATE queue.settings SET max_concurrent = 3;
+SELECT count(queue.enqueue('doubt')) AS enqueued FROM generate_series(1, 4);
+SELECT count(*) AS claimed FROM queue.dequeue('w1', 3);
+BEGIN;
+SELECT count(queue.complete(id, 'w1')) AS completed
+  FROM queue.jobs WHERE status = 'processing' AND worker_id = 'w1';
+SELECT count(*) AS claimed_in_their_place FROM queue.dequeue('w1', 3);
+SELECT pg_temp.counts();
+ROLLBACK;
+SELECT pg_temp.counts();
+SELECT count(*) AS nothing_free FROM queue.dequeue('w2', 3);
+BEGIN;
+SELECT count(queue.complete(id, 'w1')) AS completed
+  FROM queue.jobs WHERE status = 'processing' AND worker_id = 'w1';
+SELECT count(*) AS claimed_in_their_place FROM queue.dequeue('w1', 3);
+COMMIT;
+SELECT pg_temp.counts();
+SELECT count(*) AS still_nothing_free FROM queue.dequeue('w2', 3);
+
+-- TRUNCATE cannot be prepared: its commit would never reset the counters.
+BEGIN;
+TRUNCATE queue.jobs;
+PREPARE TRANSACTION 'queue_truncate';
+SELECT count(*) AS prepared FROM pg_prepared_xacts;
+SELECT pg_temp.counts();
+
+-- Resources: renaming one moves its unfinished jobs with it, so the running
+-- ones still count against its limit.
+DELETE FROM queue.jobs;
+UPDATE queue.settings SET max_concurrent = 10;
+SELECT count(queue.enqueue('topic_short', resource => 'manim')) FROM generate_series(1, 8);
+SELECT count(*) AS manim_running FROM queue.dequeue('w1', 8);
+UPDATE queue.resources SET resource = 'gpu' WHERE resource = 'manim';
+SELECT resource, status, count(*) FROM queue.jobs GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT count(*) AS more_gpu FROM queue.dequeue('w2', 8);
+SELECT processing_by_resource FROM queue.stats();
+-- ... and one with unfinished jobs cannot be deleted.
+SELECT qt.try($$DELETE FROM queue.resources WHERE resource = 'gpu'$$);
+SELECT count(queue.complete(id, 'w1')) AS completed FROM queue.jobs WHERE worker_id = 'w1';
+SELECT count(queue.cancel(id)) AS cancelled FROM queue.jobs WHERE status = 'queued';
+SELECT qt.try($$DELETE FROM queue.resources WHERE resource = 'gpu'$$);
+-- A job whose resource is unknown (written by hand) is never claimed.
+INSERT INTO queue.jobs (job_type, priority, resource, owner, max_attempts, timeout)
+VALUES ('doubt', 'high', 'vanished', current_user::regrole, 4, '10 minutes');
+SELECT count(*) AS unknown_resource_claimed FROM queue.dequeue('w3', 5);
+SELECT pg_temp.counts();
+
+DROP EXTENSION queue CASCADE;
