@@ -32,6 +32,14 @@ SavedPlan read_settings = {
     "'queue.peak_windows'::regclass::oid "
     "FROM queue.settings",
     0, {}, nullptr};
+SavedPlan read_version = {
+    "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'queue'", 0, {}, nullptr};
+
+// The SQL objects this library was written for. After the library is
+// upgraded, its functions wait for ALTER EXTENSION queue UPDATE rather than
+// run statements against tables of another version.
+constexpr const char* kSqlVersion = "1.1";
+
 SavedPlan read_resources = {
     "SELECT resource, max_concurrent, peak_scaling FROM queue.resources ORDER BY resource",
     0,
@@ -57,6 +65,13 @@ int32 Int32At(uint64 row, int column) { return DatumGetInt32(SpiValueNotNull(row
 void LoadConfig(Config& config) {
   int search_path_level = PinSearchPath();
   SpiConnect();
+  const char* version =
+      SpiRun(read_version, nullptr, nullptr, SPI_OK_SELECT) == 1 ? SpiText(0, 1) : nullptr;
+  if (version == nullptr || strcmp(version, kSqlVersion) != 0)
+    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                    errmsg("queue's SQL objects are at version %s, its library at %s",
+                           version != nullptr ? version : "(none)", kSqlVersion),
+                    errhint("Run ALTER EXTENSION queue UPDATE.")));
   if (SpiRun(read_settings, nullptr, nullptr, SPI_OK_SELECT) != 1)
     ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                     errmsg("queue.settings must hold exactly one row"),

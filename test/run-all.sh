@@ -79,11 +79,16 @@ if start_cluster; then
 else
   failed=$((failed + 1)); failures+=("test cluster")
 fi
+# The upgrade test builds queue 1.0 from its last commit.
+queue_1_0_commit=ee351d8
 tap_tests() {
-  (cd "$tree" && as_postgres env PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
-    prove -I /usr/lib/postgresql/15/lib/pgxs/src/test/perl test/tap/*.pl)
+  git -C "$root" archive --prefix=queue-1.0/ "$queue_1_0_commit" | tar -x -C "$work" &&
+    chown -R postgres "$work/queue-1.0" &&
+    (cd "$tree" && as_postgres env PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
+      QUEUE_1_0_SOURCE="$work/queue-1.0" \
+      prove -I /usr/lib/postgresql/15/lib/pgxs/src/test/perl test/tap/*.pl)
 }
-suite "TAP: worker, crash and replication" tap_tests
+suite "TAP: worker, crashes, replication, dump/restore, upgrade" tap_tests
 
 ((failed)) && printf 'failed: %s\n' "${failures[@]}"
 echo "$passed passed, $failed failed"
