@@ -14,8 +14,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $old_source = $ENV{QUEUE_1_0_SOURCE}
-  or BAIL_OUT('QUEUE_1_0_SOURCE must name the queue 1.0 sources');
+my $old_source = $ENV{QUEUE_1_0_SOURCE};
+plan skip_all => 'no queue 1.0 sources (QUEUE_1_0_SOURCE; a shallow clone has no history)'
+  unless $old_source && -d $old_source;
 my $system = '/usr/lib/postgresql/15';
 my $system_share = '/usr/share/postgresql/15';
 
