@@ -8,6 +8,11 @@
 // has no slots at all. Reservations are exact under concurrency (one LWLock)
 // and given back on abort by the ledger.
 //
+// A registered worker may hold up to its capacity while no other worker waits
+// for slots, and its fair share of the global limit while one does (see
+// policy::WorkerAllowance): a claim that came back short because of the
+// limits marks its worker as waiting for a short while.
+//
 // A worker id registered by one role cannot be used by another (42501); each
 // claimed attempt records the role that claimed it, so only that role (or a
 // queue_admin) can end it, even for an unregistered worker id.
@@ -41,18 +46,30 @@ SavedPlan touch_worker = {
     {TEXTOID},
     nullptr};
 
-// The worker's running jobs and the capacity of the other live workers
-// ($2 = settings.worker_timeout in microseconds). A statement of its own, so
-// its snapshot is taken after the row lock above: a claim committed by the
+// How recently another worker's claim must have come back short for it to
+// count as waiting for slots: a few polling intervals of a busy worker.
+constexpr policy::Micros kWaitingWindow = 10 * policy::kMicrosPerSecond;
+
+// The worker's running jobs, the capacity of the other live workers, and
+// whether one of them is waiting for slots ($2 = settings.worker_timeout,
+// $3 = kWaitingWindow, in microseconds). A statement of its own, so its
+// snapshot is taken after the row lock above: a claim committed by the
 // worker's other session meanwhile is counted.
 SavedPlan worker_load = {
     "SELECT (SELECT count(*) FROM queue.jobs j WHERE j.status = 'processing' AND j.worker_id = $1),"
-    "  (SELECT coalesce(sum(w.capacity), 0) FROM queue.workers w"
-    "    WHERE w.worker_id <> $1 AND w.state = 'active'"
-    "      AND w.last_heartbeat > now() - $2 * interval '1 microsecond')",
-    2,
-    {TEXTOID, INT8OID},
+    "  coalesce(sum(w.capacity), 0),"
+    "  coalesce(bool_or(w.short_claim_at > now() - $3 * interval '1 microsecond'), false)"
+    " FROM queue.workers w"
+    " WHERE w.worker_id <> $1 AND w.state = 'active'"
+    "   AND w.last_heartbeat > now() - $2 * interval '1 microsecond'",
+    3,
+    {TEXTOID, INT8OID, INT8OID},
     nullptr};
+
+// The worker got fewer jobs than it could hold because of the limits: others
+// hold to their shares until it has its own.
+SavedPlan mark_short_claim = {
+    "UPDATE queue.workers SET short_claim_at = now() WHERE worker_id = $1", 1, {TEXTOID}, nullptr};
 
 // Claimable jobs in dispatch order, locked; $1 the caller's resources,
 // $2 full resources, $3 how many, $4 the worker's registered resources,
@@ -89,18 +106,22 @@ bool Contains(char** items, int count, const char* item) {
 
 // What the worker registry says about the caller.
 struct WorkerSlots {
+  bool registered;
   bool draining;
-  int free;         // free slots
+  int free;         // slots it may fill now
+  int unshared;     // slots it could fill were nobody else waiting
   Datum resources;  // registered resources (text[]) or 0
 };
 
-// The caller's free slots: its fair share of the global limit (see
-// policy::FairShare) less what it runs; max_jobs for an unregistered caller.
+// The caller's free slots: its allowance (see policy::WorkerAllowance) less
+// what it runs; max_jobs for an unregistered caller.
 WorkerSlots TouchWorker(const Config& config, const char* worker_id, int max_jobs,
                         int global_limit) {
-  Datum args[2] = {CStringGetTextDatum(worker_id), Int64GetDatum(config.worker_timeout)};
-  WorkerSlots slots{false, max_jobs, 0};
+  Datum args[3] = {CStringGetTextDatum(worker_id), Int64GetDatum(config.worker_timeout),
+                   Int64GetDatum(kWaitingWindow)};
+  WorkerSlots slots{false, false, max_jobs, max_jobs, 0};
   if (SpiRun(touch_worker, args, nullptr, SPI_OK_UPDATE_RETURNING) == 0) return slots;
+  slots.registered = true;
   bool no_owner = false;
   Datum owner = SpiValue(0, 4, &no_owner);
   CheckWorkerAccess(worker_id, no_owner ? InvalidOid : DatumGetObjectId(owner));
@@ -113,8 +134,10 @@ WorkerSlots TouchWorker(const Config& config, const char* worker_id, int max_job
   SpiRun(worker_load, args, nullptr, SPI_OK_SELECT);
   int64 running = DatumGetInt64(SpiValueNotNull(0, 1));
   int64 live_capacity = DatumGetInt64(SpiValueNotNull(0, 2)) + capacity;
-  int share = policy::FairShare(global_limit, capacity, live_capacity);
-  slots.free = static_cast<int>(std::max<int64>(0, share - running));
+  bool others_waiting = DatumGetBool(SpiValueNotNull(0, 3));
+  int allowance = policy::WorkerAllowance(global_limit, capacity, live_capacity, others_waiting);
+  slots.free = static_cast<int>(std::max<int64>(0, allowance - running));
+  slots.unshared = static_cast<int>(std::max<int64>(0, capacity - running));
   return slots;
 }
 
@@ -161,6 +184,11 @@ Datum Dequeue(FunctionCallInfo fcinfo) {
   WorkerSlots worker = TouchWorker(config, worker_id, max_jobs, global_limit);
   int want = worker.draining ? 0 : std::min(max_jobs, worker.free);
   int reserved = Reserve(MakeKey(CounterKind::kRunningTotal), want, global_limit);
+  bool came_back_short = want < std::min(max_jobs, worker.unshared) || reserved < want;
+  if (worker.registered && !worker.draining && came_back_short) {
+    Datum id = CStringGetTextDatum(worker_id);
+    SpiRun(mark_short_claim, &id, nullptr, SPI_OK_UPDATE);
+  }
 
   int64* ids = static_cast<int64*>(palloc(sizeof(int64) * (reserved + 1)));
   int claimed = 0;

@@ -41,11 +41,17 @@ int AdmissibleCount(int requested, int worker_free, int limit, std::int64_t runn
 
 int FairShare(int limit, int capacity, std::int64_t live_capacity) {
   if (capacity <= 0) return 0;
-  if (live_capacity <= limit) return capacity;
+  // Also covers live_capacity <= 0 (no division by zero below).
+  if (live_capacity <= std::max(limit, 0)) return capacity;
   const std::int64_t share =
       (static_cast<std::int64_t>(std::max(limit, 0)) * capacity + live_capacity - 1) /
       live_capacity;
   return static_cast<int>(std::clamp<std::int64_t>(share, 1, capacity));
+}
+
+int WorkerAllowance(int limit, int capacity, std::int64_t live_capacity, bool others_waiting) {
+  if (others_waiting) return FairShare(limit, capacity, live_capacity);
+  return std::max(capacity, 0);
 }
 
 }  // namespace queue::policy

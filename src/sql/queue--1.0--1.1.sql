@@ -29,6 +29,10 @@ ALTER TABLE queue.workers ADD COLUMN owner regrole;
 COMMENT ON COLUMN queue.workers.owner IS
     'role that registered the worker id: only it (or queue_admin) may use the id; NULL for ids registered before 1.1, taken by the next registration';
 
+ALTER TABLE queue.workers ADD COLUMN short_claim_at timestamptz;
+COMMENT ON COLUMN queue.workers.short_claim_at IS
+    'when a claim of the worker last came back short because of the limits: while this is recent, other workers hold to their fair shares';
+
 ALTER TABLE queue.jobs ADD COLUMN worker_role regrole;
 COMMENT ON COLUMN queue.jobs.worker_role IS
     'role that claimed the current attempt: only it (or queue_admin) may complete or fail it';

@@ -116,3 +116,21 @@ TEST(FairShareTest, ProportionalShareWhenWorkersOutnumberTheLimit) {
 }
 
 TEST(FairShareTest, NoCapacityNoShare) { EXPECT_EQ(queue::policy::FairShare(10, 0, 10), 0); }
+
+TEST(WorkerAllowanceTest, BurstsToCapacityWhileNobodyElseWaits) {
+  // Capacity 2 beside an idle neighbour of 100 under a limit of 10: share 1, allowance 2.
+  EXPECT_EQ(queue::policy::FairShare(10, 2, 102), 1);
+  EXPECT_EQ(queue::policy::WorkerAllowance(10, 2, 102, false), 2);
+  EXPECT_EQ(queue::policy::WorkerAllowance(10, 100, 102, false), 100);
+}
+
+TEST(WorkerAllowanceTest, HoldsToTheShareWhileAnotherWorkerWaits) {
+  EXPECT_EQ(queue::policy::WorkerAllowance(10, 2, 102, true), 1);
+  EXPECT_EQ(queue::policy::WorkerAllowance(10, 100, 102, true), 10);
+  EXPECT_EQ(queue::policy::WorkerAllowance(6, 10, 12, true), 5);
+}
+
+TEST(WorkerAllowanceTest, NeverNegative) {
+  EXPECT_EQ(queue::policy::WorkerAllowance(10, 0, 5, false), 0);
+  EXPECT_EQ(queue::policy::WorkerAllowance(10, -3, 5, true), 0);
+}

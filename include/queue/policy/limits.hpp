@@ -26,4 +26,12 @@ int AdmissibleCount(int requested, int worker_free, int limit, std::int64_t runn
 // worker cannot take the slots a larger neighbour is entitled to.
 int FairShare(int limit, int capacity, std::int64_t live_capacity);
 
+// Return how many jobs a registered worker may hold now. Its fair share is a
+// guarantee, not a cap: while another live worker is waiting for slots (one
+// of its claims came back short because of the limits, recently), a worker
+// holds at most its share, so every waiting worker gets at least its own;
+// while nobody else waits, it may burst up to its capacity (the global limit
+// still applies to the sum).
+int WorkerAllowance(int limit, int capacity, std::int64_t live_capacity, bool others_waiting);
+
 }  // namespace queue::policy
