@@ -62,8 +62,8 @@ SELECT function_returns('queue', 'enqueue',
                         'bigint');
 SELECT has_function('queue', 'dequeue', ARRAY['text', 'integer', 'text[]']);
 SELECT function_returns('queue', 'dequeue', ARRAY['text', 'integer', 'text[]'], 'setof queue.jobs');
-SELECT function_returns('queue', 'complete', ARRAY['bigint', 'text', 'jsonb'], 'boolean');
-SELECT function_returns('queue', 'fail', ARRAY['bigint', 'text', 'text', 'boolean'], 'queue.job_status');
+SELECT function_returns('queue', 'complete', ARRAY['bigint', 'text', 'jsonb', 'integer'], 'boolean');
+SELECT function_returns('queue', 'fail', ARRAY['bigint', 'text', 'text', 'boolean', 'integer'], 'queue.job_status');
 SELECT function_returns('queue', 'cancel', ARRAY['bigint', 'text'], 'boolean');
 SELECT function_returns('queue', 'position', ARRAY['bigint'], 'integer');
 SELECT has_function('queue', 'job_status', ARRAY['bigint']);
