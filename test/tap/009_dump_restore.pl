@@ -1,7 +1,9 @@
 # pg_dump and pg_restore give back exactly the jobs, their history, the
 # render workers, the batches and the configuration (admin edits kept,
 # deleted defaults kept deleted), with counters equal to the restored table
-# and ids that continue where the dump left them.
+# and ids that continue where the dump left them. Then, after a restart, an
+# admin's bulk UPDATE is the first statement: the counters are rebuilt before
+# it and count each of its rows once.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -90,6 +92,14 @@ is($node->safe_psql('target', q{SELECT count(*) FROM queue.jobs WHERE status = '
 	'14', 'claims after the restore stop at the restored max_concurrent (14)');
 @counts = split /\n/, $node->safe_psql('target', $counters);
 is($counts[0], $counts[1], "the counters still equal the table ($counts[1])");
+
+$node->restart;
+$node->safe_psql('target', q{UPDATE queue.jobs SET status = 'queued' WHERE status = 'processing'});
+@counts = split /\n/, $node->safe_psql('target', $counters);
+is($counts[0], $counts[1], "after a restart and a bulk UPDATE the counters equal the table ($counts[1])");
+$node->safe_psql('target', q{SELECT count(*) FROM queue.dequeue('box-3', 100)});
+is($node->safe_psql('target', q{SELECT count(*) FROM queue.jobs WHERE status = 'processing'}),
+	'14', 'and claims stop at the limit again');
 
 $node->stop;
 done_testing();
