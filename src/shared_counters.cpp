@@ -202,9 +202,20 @@ SavedPlan count_queued_blocks = {
     {},
     nullptr};
 
-// Count queue.jobs into rows palloc'd in the caller's memory context, on a
-// snapshot taken now (no lock held: the scan may be long).
-RebuiltCount* CountJobs(int* count_out) {
+// Which snapshot a count of queue.jobs sees: one taken now, after the
+// rebuild's wait (kLatest), or the transaction's own, consistent with what
+// its other statements read (kTransaction).
+enum class CountSnapshot { kLatest, kTransaction };
+
+// Run one of the counting statements on the chosen snapshot.
+uint64 RunCount(SavedPlan& plan, CountSnapshot snapshot) {
+  if (snapshot == CountSnapshot::kLatest) return SpiRunOnLatestSnapshot(plan, SPI_OK_SELECT);
+  return SpiRun(plan, nullptr, nullptr, SPI_OK_SELECT);
+}
+
+// Count queue.jobs into rows palloc'd in the caller's memory context (no lock
+// held: the scan may be long).
+RebuiltCount* CountJobs(CountSnapshot snapshot, int* count_out) {
   static_assert(kIdBlockShift == 8, "count_queued_blocks groups ids by 256");
   int search_path_level = PinSearchPath();
   SpiConnect();
@@ -219,13 +230,13 @@ RebuiltCount* CountJobs(int* count_out) {
     rows[used++] = RebuiltCount{key, count};
   };
 
-  uint64 n = SpiRunOnLatestSnapshot(count_by_status, SPI_OK_SELECT);
+  uint64 n = RunCount(count_by_status, snapshot);
   for (uint64 i = 0; i < n; i++) {
     auto status = policy::ParseJobStatus(SpiText(i, 1));
     add(MakeKey(CounterKind::kStatus, static_cast<int>(*status)),
         DatumGetInt64(SpiValueNotNull(i, 2)));
   }
-  n = SpiRunOnLatestSnapshot(count_running, SPI_OK_SELECT);
+  n = RunCount(count_running, snapshot);
   int64 running = 0;
   for (uint64 i = 0; i < n; i++) {
     int64 count = DatumGetInt64(SpiValueNotNull(i, 2));
@@ -234,7 +245,7 @@ RebuiltCount* CountJobs(int* count_out) {
       add(MakeKey(CounterKind::kRunningResource, 0, 0, resource), count);
   }
   add(MakeKey(CounterKind::kRunningTotal), running);
-  n = SpiRunOnLatestSnapshot(count_queued_blocks, SPI_OK_SELECT);
+  n = RunCount(count_queued_blocks, snapshot);
   int64 per_priority[policy::kPriorityCount] = {};
   int first_range_row = used;  // ranges are summed from blocks, after them
   int block_rows = 0;
@@ -276,7 +287,7 @@ bool SlotValidFor(Oid jobs_relid) {
 // ShareLock on queue.jobs, so no other transaction pins them meanwhile.
 void RebuildCounters(Oid jobs_relid) {
   int count = 0;
-  RebuiltCount* rows = CountJobs(&count);
+  RebuiltCount* rows = CountJobs(CountSnapshot::kLatest, &count);
   ReclaimDroppedDatabases();
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
   DatabaseSlot* slot = FindSlot(true);
@@ -315,7 +326,7 @@ int standby_count_rows = 0;
 
 void CountForStandby() {
   MemoryContext caller = MemoryContextSwitchTo(TopTransactionContext);
-  standby_counts = CountJobs(&standby_count_rows);
+  standby_counts = CountJobs(CountSnapshot::kTransaction, &standby_count_rows);
   MemoryContextSwitchTo(caller);
 }
 
