@@ -111,6 +111,11 @@ SELECT queue.enqueue('doubt') AS j_new \gset
 SELECT status, position = queue.position(:j_new) AS same_position, estimated_wait >= '0' AS has_wait,
        estimated_start >= now() AS starts_later_or_now, attempts, max_attempts
   FROM queue.job_status(:j_new);
+-- The estimate is a plausible interval, not memory freed with SPI (an
+-- assert-enabled build fills freed memory with 0x7f: a wait of millions of years).
+SELECT estimated_wait < interval '1 year' AS plausible_wait,
+       estimated_start < now() + interval '1 year' AS plausible_start
+  FROM queue.job_status(:j_new);
 
 -- stats counts by status (committed changes).
 SELECT queued, retrying, processing, completed, failed, cancelled,
