@@ -1,16 +1,19 @@
-// The background worker: runs queue.tick()'s pass every queue.tick_interval.
+// The queue worker: runs queue.tick()'s pass every queue.tick_interval.
 //
-// It connects to queue.database, sleeps on its latch between passes (no busy
-// loop), reloads settings on SIGHUP and exits on SIGTERM. While the server is
-// a hot standby, or the extension is not installed yet, or queue.enabled is
-// off, it waits and says so once in the log. A transaction that makes a retry
-// due at once wakes it through its latch after commit. An error ends the process and
-// the postmaster starts it again after kRestartSeconds.
+// Started by the queue launcher (worker_launcher.cpp) once queue.database
+// exists, it connects to that database with search_path pinned, sleeps on its
+// latch between passes (no busy loop), reloads settings on SIGHUP and exits on
+// SIGTERM. While the server is a hot standby, or the extension is not
+// installed yet, or queue.enabled is off, it waits and says so once in the
+// log. A transaction that makes a retry due at once wakes it through its
+// latch after commit. A pass that fails is rolled back and logged, and the
+// next one waits twice as long, up to kMaxBackoffMillis, until one succeeds.
 #include "queue/background_worker.hpp"
 
 #include "queue/boundary.hpp"
 #include "queue/gucs.hpp"
 #include "queue/shared_counters.hpp"
+#include "queue/spi.hpp"
 #include "queue/tick.hpp"
 
 extern "C" {
@@ -26,54 +29,125 @@ extern "C" {
 
 namespace queue {
 
+long Doubled(long base, int repetitions, long cap) {
+  long wait = base;
+  for (int i = 1; i < repetitions && wait < cap; i++) wait *= 2;
+  return Min(wait, cap);
+}
+
+bool ReloadIfAsked() {
+  if (!ConfigReloadPending) return false;
+  ConfigReloadPending = false;
+  ProcessConfigFile(PGC_SIGHUP);
+  return true;
+}
+
 namespace {
 
-constexpr int kRestartSeconds = 5;
-constexpr long kIdleCheckMillis = 10000;  // re-check for the extension being installed
+// The longest wait between failing passes: kMaxBackoffMillis, or the tick
+// interval when that is longer (failing never makes passes more frequent).
+long BackoffCapMillis() { return Max(kMaxBackoffMillis, static_cast<long>(queue_tick_interval)); }
 
-// Why the worker is not ticking, logged once per change.
-enum class Idle { kUnknown, kNone, kDisabled, kStandby, kNotInstalled };
+// What the worker is doing, logged once per change.
+enum class State { kUnknown, kTicking, kFailing, kDisabled, kStandby, kNotInstalled };
 
-void LogIdleOnce(Idle& logged, Idle now) {
+// How a pass ended.
+enum class Pass { kTicked, kNotInstalled, kFailed };
+
+void LogStateOnce(State& logged, State now, int failures, long wait) {
   if (logged == now) return;
+  State before = logged;
   logged = now;
   switch (now) {
-    case Idle::kDisabled:
+    case State::kDisabled:
       ereport(LOG, (errmsg("queue worker: queue.enabled is off; not ticking")));
       break;
-    case Idle::kStandby:
+    case State::kStandby:
       ereport(LOG, (errmsg("queue worker: server is a hot standby; waiting for promotion")));
       break;
-    case Idle::kNotInstalled:
+    case State::kNotInstalled:
       ereport(LOG, (errmsg("queue worker: extension \"queue\" is not installed in database "
                            "\"%s\"; waiting",
                            queue_database)));
       break;
-    case Idle::kNone:
-      ereport(LOG, (errmsg("queue worker: ticking every %d ms", queue_tick_interval)));
+    case State::kFailing:
+      ereport(LOG, (errmsg("queue worker: the pass failed; trying again in %ld ms, waiting twice "
+                           "as long after each failure up to %ld s",
+                           wait, BackoffCapMillis() / 1000)));
       break;
-    case Idle::kUnknown:
+    case State::kTicking:
+      if (before == State::kFailing)
+        ereport(LOG, (errmsg("queue worker: passes succeed again after %d failed passes; "
+                             "ticking every %d ms",
+                             failures, queue_tick_interval)));
+      else
+        ereport(LOG, (errmsg("queue worker: ticking every %d ms", queue_tick_interval)));
+      break;
+    case State::kUnknown:
       break;
   }
 }
 
-// Run one pass in its own transaction, unless the extension is missing.
-bool TickOnce() {
-  SetCurrentStatementStartTimestamp();
-  StartTransactionCommand();
-  PushActiveSnapshot(GetTransactionSnapshot());
-  bool installed = OidIsValid(get_extension_oid("queue", true));
-  if (installed) {
-    pgstat_report_activity(STATE_RUNNING, "SELECT queue.tick()");
-    TickResult result = RunTick();
-    if (result.timed_out + result.recovered + result.dead_workers > 0)
-      ereport(DEBUG1, (errmsg("queue worker: timed out %d, recovered %d from %d dead workers",
-                              result.timed_out, result.recovered, result.dead_workers)));
-  }
-  PopActiveSnapshot();
-  CommitTransactionCommand();
-  pgstat_report_activity(STATE_IDLE, nullptr);
+// Run one pass in its own transaction, unless the extension is missing. Any
+// C++ exception leaves as a PostgreSQL error (Guard), for RunPass to catch.
+bool TickInTransaction() {
+  bool installed = false;
+  (void)Guard([&installed] {
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    PushActiveSnapshot(GetTransactionSnapshot());
+    installed = OidIsValid(get_extension_oid("queue", true));
+    if (installed) {
+      pgstat_report_activity(STATE_RUNNING, "SELECT queue.tick()");
+      TickResult result = RunTick();
+      if (result.timed_out + result.recovered + result.dead_workers > 0)
+        ereport(DEBUG1, (errmsg("queue worker: timed out %d, recovered %d from %d dead workers",
+                                result.timed_out, result.recovered, result.dead_workers)));
+    }
+    PopActiveSnapshot();
+    CommitTransactionCommand();
+    return static_cast<Datum>(0);
+  });
   return installed;
+}
+
+// Run one pass and survive its error. PG_CATCH is entered by longjmp, which
+// must not skip a C++ destructor, so this frame holds no C++ object. After an
+// error it cleans up as PostgreSQL's own background processes do: report,
+// abort the transaction, forget the error, free what the pass left behind.
+// Passes never run inside a backoff step, so each failure is logged: a
+// repeated error at most once per step.
+Pass RunPass(MemoryContext pass_context) {
+  volatile Pass outcome = Pass::kFailed;
+  MemoryContextSwitchTo(pass_context);
+  PG_TRY();
+  { outcome = TickInTransaction() ? Pass::kTicked : Pass::kNotInstalled; }
+  PG_CATCH();
+  {
+    HOLD_INTERRUPTS();
+    EmitErrorReport();
+    AbortCurrentTransaction();
+    MemoryContextSwitchTo(pass_context);
+    FlushErrorState();
+    RESUME_INTERRUPTS();
+  }
+  PG_END_TRY();
+  pgstat_report_activity(STATE_IDLE, nullptr);
+  pgstat_report_stat(false);  // so the pass's deletes reach autovacuum
+  MemoryContextSwitchTo(TopMemoryContext);
+  MemoryContextReset(pass_context);
+  return outcome;
+}
+
+// The worker runs as superuser. Were its search_path "$user", public (the
+// default) or anything an owner sets with ALTER ROLE/DATABASE ... SET, a role
+// allowed to create objects in a schema on it could plant an operator or
+// function that the passes would call with superuser rights. PGC_S_OVERRIDE
+// outranks postgresql.conf (read again on SIGHUP) and every per-role and
+// per-database setting, for the life of the process; only a SET inside a
+// statement would outrank it, and the worker runs only the queue's own.
+void PinWorkerSearchPath() {
+  SetConfigOption("search_path", kPinnedSearchPath, PGC_SUSET, PGC_S_OVERRIDE);
 }
 
 // Stop advertising the latch when the worker exits.
@@ -84,52 +158,62 @@ void WorkerLoop() {
   pqsignal(SIGTERM, die);
   BackgroundWorkerUnblockSignals();
   BackgroundWorkerInitializeConnection(queue_database, nullptr, 0);
+  PinWorkerSearchPath();
   pgstat_report_appname("queue worker");
   PublishWorkerLatch(MyLatch);
   before_shmem_exit(ForgetLatch, 0);
+  MemoryContext pass_context =
+      AllocSetContextCreate(TopMemoryContext, "queue worker pass", ALLOCSET_DEFAULT_SIZES);
 
-  Idle logged = Idle::kUnknown;
+  State logged = State::kUnknown;
+  int failures = 0;  // passes failed in a row
+  TimestampTz next_pass = 0;
   for (;;) {
-    long wait = queue_tick_interval;
-    Idle idle = Idle::kNone;
-    if (!queue_enabled)
-      idle = Idle::kDisabled;
-    else if (RecoveryInProgress())
-      idle = Idle::kStandby;
-    else if (!TickOnce())
-      idle = Idle::kNotInstalled;
-    // A standby is checked for promotion every interval; the rest rarely change.
-    if (idle == Idle::kDisabled || idle == Idle::kNotInstalled) wait = kIdleCheckMillis;
-    LogIdleOnce(logged, idle);
+    if (GetCurrentTimestamp() >= next_pass) {
+      long wait = queue_tick_interval;
+      State state = State::kTicking;
+      if (!queue_enabled) {
+        state = State::kDisabled;
+      } else if (RecoveryInProgress()) {
+        state = State::kStandby;
+      } else {
+        switch (RunPass(pass_context)) {
+          case Pass::kTicked:
+            break;
+          case Pass::kNotInstalled:
+            state = State::kNotInstalled;
+            break;
+          case Pass::kFailed:
+            state = State::kFailing;
+            failures++;
+            wait = Doubled(queue_tick_interval, failures, BackoffCapMillis());
+            break;
+        }
+      }
+      // A standby is checked for promotion every interval; the rest rarely change.
+      if (state == State::kDisabled || state == State::kNotInstalled) wait = kIdleCheckMillis;
+      LogStateOnce(logged, state, failures, wait);
+      if (state != State::kFailing) failures = 0;
+      next_pass = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait);
+    }
 
-    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait,
-                    PG_WAIT_EXTENSION);
+    int events = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+                           TimestampDifferenceMilliseconds(GetCurrentTimestamp(), next_pass),
+                           PG_WAIT_EXTENSION);
     ResetLatch(MyLatch);
     CHECK_FOR_INTERRUPTS();
-    if (ConfigReloadPending) {
-      ConfigReloadPending = false;
-      int previous_interval = queue_tick_interval;
-      ProcessConfigFile(PGC_SIGHUP);
-      if (queue_tick_interval != previous_interval)
-        ereport(LOG, (errmsg("queue worker: tick interval is now %d ms", queue_tick_interval)));
-    }
+    int previous_interval = queue_tick_interval;
+    bool reloaded = ReloadIfAsked();
+    if (queue_tick_interval != previous_interval)
+      ereport(LOG, (errmsg("queue worker: tick interval is now %d ms", queue_tick_interval)));
+    // A wake-up (a retry made due, a reload) runs the next pass at once, but
+    // never cuts a backoff short, unless the worker was just turned off.
+    bool woken = (events & WL_LATCH_SET) != 0;
+    if (woken && (failures == 0 || (reloaded && !queue_enabled))) next_pass = 0;
   }
 }
 
 }  // namespace
-
-void RegisterBackgroundWorker() {
-  BackgroundWorker worker;
-  memset(&worker, 0, sizeof(worker));
-  worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-  worker.bgw_start_time = BgWorkerStart_ConsistentState;
-  worker.bgw_restart_time = kRestartSeconds;
-  strlcpy(worker.bgw_library_name, "queue", BGW_MAXLEN);
-  strlcpy(worker.bgw_function_name, "queue_worker_main", BGW_MAXLEN);
-  strlcpy(worker.bgw_name, "queue worker", BGW_MAXLEN);
-  strlcpy(worker.bgw_type, "queue worker", BGW_MAXLEN);
-  RegisterBackgroundWorker(&worker);
-}
 
 }  // namespace queue
 

@@ -98,6 +98,9 @@ int EndFailedAttempts(const Config& config, uint64 rows, bool backoff, const cha
 }  // namespace
 
 TickResult RunTick() {
+  // tick() pins it with its SET clause; the background worker at connect.
+  // Pinned here too, so that no caller can make a pass run SQL on its path.
+  int search_path_level = PinSearchPath();
   const Config& config = RefreshConfig();
   EnsureCountersValid(config.jobs_relid);
   TickResult result{};
@@ -125,6 +128,7 @@ TickResult RunTick() {
   SpiRun(count_alerts, nullptr, nullptr, SPI_OK_SELECT);
   result.alerts = static_cast<int>(CountResult());
   SpiFinish();
+  UnpinSearchPath(search_path_level);
   return result;
 }
 
