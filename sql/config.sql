@@ -43,6 +43,12 @@ SELECT qt.try($$UPDATE queue.settings SET alert_oldest_queued = '0'$$);
 SELECT qt.try($$UPDATE queue.settings SET retention = '300000 years'$$);
 SELECT qt.try($$UPDATE queue.settings SET worker_timeout = '2 days'$$);
 SELECT qt.try($$UPDATE queue.settings SET alert_oldest_queued = '400000 years'$$);
+-- bounds hold on the seconds the code reads: more than a day as an interval
+-- (a year counts 360 days there), -4.25 days in seconds (365.25 days a year)
+SELECT qt.try($$UPDATE queue.settings SET retention = '-1 year 361 days'$$);
+SELECT qt.try($$UPDATE queue.settings SET retry_delay = '-1 year 361 days'$$);
+-- a payload limit below the smallest useful document
+SELECT qt.try($$UPDATE queue.settings SET max_payload_bytes = 8$$);
 SELECT qt.try($$UPDATE queue.settings SET max_concurrent = NULL$$);
 SELECT qt.try($$UPDATE queue.settings SET timezone = 'Mars/Base'$$);
 SELECT qt.try($$UPDATE queue.settings SET timezone = ''$$);

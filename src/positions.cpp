@@ -127,6 +127,8 @@ policy::WaitInput WaitInputFor(const Config& config, const char* resource, Times
   return policy::WaitInput{0, slots, slots - std::max<int64>(free, 0), 0};
 }
 
+constexpr policy::Micros kLongestEstimate = 365LL * 24 * 3600 * policy::kMicrosPerSecond;
+
 // What the estimate needs of a job's row, read before QueuePosition replaces
 // the current SPI result.
 struct EstimateFacts {
@@ -158,7 +160,9 @@ std::optional<TimestampTz> ExpectedStart(const Config& config, const EstimateFac
       input.position = position;
       input.mean_duration = MeanDuration(config, job.job_type);
       std::optional<policy::Micros> wait = policy::EstimateWait(input);
-      if (!wait) return std::nullopt;
+      // A wait past any horizon a student cares about is no estimate (and
+      // adding it to now could overflow a timestamp).
+      if (!wait || *wait > kLongestEstimate) return std::nullopt;
       return std::max(now + *wait, job.run_at);
     }
     case policy::JobStatus::kRetrying:

@@ -43,9 +43,9 @@ int FairShare(int limit, int capacity, std::int64_t live_capacity) {
   if (capacity <= 0) return 0;
   // Also covers live_capacity <= 0 (no division by zero below).
   if (live_capacity <= std::max(limit, 0)) return capacity;
-  const std::int64_t share =
-      (static_cast<std::int64_t>(std::max(limit, 0)) * capacity + live_capacity - 1) /
-      live_capacity;
+  // Rounded up without adding to the product, which could overflow.
+  const std::int64_t scaled = static_cast<std::int64_t>(std::max(limit, 0)) * capacity;
+  const std::int64_t share = scaled / live_capacity + (scaled % live_capacity != 0 ? 1 : 0);
   return static_cast<int>(std::clamp<std::int64_t>(share, 1, capacity));
 }
 

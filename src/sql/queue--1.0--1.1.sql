@@ -129,30 +129,54 @@ GRANT EXECUTE ON FUNCTION queue.stats() TO queue_dashboard;
 GRANT SELECT ON queue.overview, queue.alerts TO queue_dashboard;
 
 ------------------------------------------------------------------------------
--- Bounded configuration: every accepted value keeps every function working
--- (intervals are converted to microseconds and added to timestamps).
--- Values past the new bounds could only break the queue, so they are capped.
+-- Bounded configuration: every accepted value keeps every function working.
+-- The functions read intervals as seconds (extract(epoch), a year being
+-- 365.25 days), while comparing intervals counts a year as 360 days, so
+-- '-1 year 361 days' is "more than a day" yet -4.25 days to the code: each
+-- bound is checked on the seconds the code uses. Values outside the new
+-- bounds could only break the queue, so they are moved to the nearest bound.
 ------------------------------------------------------------------------------
 
-UPDATE queue.settings SET
-    worker_timeout = least(worker_timeout, interval '1 day'),
-    retention = least(retention, interval '10 years'),
-    alert_oldest_queued = least(alert_oldest_queued, interval '1 year');
-UPDATE queue.job_types SET expected_duration = least(expected_duration, interval '1 day');
+DO $bounds$
+DECLARE
+    b record;
+BEGIN
+    FOR b IN SELECT * FROM (VALUES
+        ('settings', 'job_timeout', 'job_timeout_positive', 'job_timeout_range', '1 microsecond', '7 days'),
+        ('settings', 'retry_delay', 'retry_delay_range', 'retry_delay_range', '0', '30 days'),
+        ('settings', 'max_retry_delay', 'max_retry_delay_range', 'max_retry_delay_range', '0', '365 days'),
+        ('settings', 'worker_timeout', 'worker_timeout_positive', 'worker_timeout_range', '1 second', '1 day'),
+        ('settings', 'retention', 'retention_nonnegative', 'retention_range', '0', '3650 days'),
+        ('settings', 'stats_window', 'stats_window_range', 'stats_window_range', '1 minute', '1 hour'),
+        ('settings', 'alert_oldest_queued', 'alert_oldest_queued_positive', 'alert_oldest_queued_range',
+         '1 microsecond', '365 days'),
+        ('job_types', 'expected_duration', 'expected_duration_positive', 'expected_duration_range',
+         '1 microsecond', '1 day'),
+        ('job_types', 'timeout', 'job_type_timeout_positive', 'job_type_timeout_range',
+         '1 microsecond', '7 days')
+    ) AS v(config_table, config_column, old_name, new_name, lowest, highest)
+    LOOP
+        EXECUTE format(
+            'UPDATE queue.%1$I SET %2$I = CASE'
+            ' WHEN extract(epoch FROM %2$I) < extract(epoch FROM %3$L::interval) THEN %3$L::interval'
+            ' WHEN extract(epoch FROM %2$I) > extract(epoch FROM %4$L::interval) THEN %4$L::interval'
+            ' ELSE %2$I END',
+            b.config_table, b.config_column, b.lowest, b.highest);
+        EXECUTE format(
+            'ALTER TABLE queue.%1$I DROP CONSTRAINT %2$I, ADD CONSTRAINT %3$I CHECK ('
+            'extract(epoch FROM %4$I) >= extract(epoch FROM %5$L::interval) AND '
+            'extract(epoch FROM %4$I) <= extract(epoch FROM %6$L::interval))',
+            b.config_table, b.old_name, b.new_name, b.config_column, b.lowest, b.highest);
+    END LOOP;
+END
+$bounds$;
 
+-- The smallest document ('{}') measures 8 bytes: a limit below a useful
+-- payload would refuse every enqueue.
+UPDATE queue.settings SET max_payload_bytes = greatest(max_payload_bytes, 64);
 ALTER TABLE queue.settings
-    DROP CONSTRAINT worker_timeout_positive,
-    ADD CONSTRAINT worker_timeout_range
-        CHECK (worker_timeout >= '1 second' AND worker_timeout <= '1 day'),
-    DROP CONSTRAINT retention_nonnegative,
-    ADD CONSTRAINT retention_range CHECK (retention >= '0' AND retention <= '10 years'),
-    DROP CONSTRAINT alert_oldest_queued_positive,
-    ADD CONSTRAINT alert_oldest_queued_range
-        CHECK (alert_oldest_queued > '0' AND alert_oldest_queued <= '1 year');
-ALTER TABLE queue.job_types
-    DROP CONSTRAINT expected_duration_positive,
-    ADD CONSTRAINT expected_duration_range
-        CHECK (expected_duration > '0' AND expected_duration <= '1 day');
+    DROP CONSTRAINT max_payload_bytes_range,
+    ADD CONSTRAINT max_payload_bytes_range CHECK (max_payload_bytes BETWEEN 64 AND 104857600);
 
 ------------------------------------------------------------------------------
 -- Resources: running jobs stay under their resource's limit when an admin
