@@ -12,6 +12,7 @@
 
 #include "queue/boundary.hpp"
 #include "queue/gucs.hpp"
+#include "queue/notify.hpp"
 #include "queue/shared_counters.hpp"
 #include "queue/spi.hpp"
 #include "queue/tick.hpp"
@@ -51,7 +52,7 @@ long BackoffCapMillis() { return Max(kMaxBackoffMillis, static_cast<long>(queue_
 // What the worker is doing, logged once per change.
 enum class State { kUnknown, kTicking, kFailing, kDisabled, kStandby, kNotInstalled };
 
-// How a pass ended.
+// How a guarded piece of work (a pass, a relay) ended.
 enum class Pass { kTicked, kNotInstalled, kFailed };
 
 void LogStateOnce(State& logged, State now, int failures, long wait) {
@@ -89,7 +90,7 @@ void LogStateOnce(State& logged, State now, int failures, long wait) {
 }
 
 // Run one pass in its own transaction, unless the extension is missing. Any
-// C++ exception leaves as a PostgreSQL error (Guard), for RunPass to catch.
+// C++ exception leaves as a PostgreSQL error (Guard), for RunGuarded to catch.
 bool TickInTransaction() {
   bool installed = false;
   (void)Guard([&installed] {
@@ -111,17 +112,28 @@ bool TickInTransaction() {
   return installed;
 }
 
-// Run one pass and survive its error. PG_CATCH is entered by longjmp, which
+// Send the notifications marked since the last relay. Any C++ exception
+// leaves as a PostgreSQL error (Guard), for RunGuarded to catch.
+bool RelayInTransaction() {
+  (void)Guard([] {
+    RelayNotifications();
+    return static_cast<Datum>(0);
+  });
+  return true;
+}
+
+// Run `work` (a pass or a relay, true when done, false when the extension is
+// not installed) and survive its error. PG_CATCH is entered by longjmp, which
 // must not skip a C++ destructor, so this frame holds no C++ object. After an
 // error it cleans up as PostgreSQL's own background processes do: report,
-// abort the transaction, forget the error, free what the pass left behind.
+// abort the transaction, forget the error, free what the work left behind.
 // Passes never run inside a backoff step, so each failure is logged: a
 // repeated error at most once per step.
-Pass RunPass(MemoryContext pass_context) {
+Pass RunGuarded(MemoryContext pass_context, bool (*work)()) {
   volatile Pass outcome = Pass::kFailed;
   MemoryContextSwitchTo(pass_context);
   PG_TRY();
-  { outcome = TickInTransaction() ? Pass::kTicked : Pass::kNotInstalled; }
+  { outcome = work() ? Pass::kTicked : Pass::kNotInstalled; }
   PG_CATCH();
   {
     HOLD_INTERRUPTS();
@@ -150,8 +162,11 @@ void PinWorkerSearchPath() {
   SetConfigOption("search_path", kPinnedSearchPath, PGC_SUSET, PGC_S_OVERRIDE);
 }
 
-// Stop advertising the latch when the worker exits.
-void ForgetLatch(int, Datum) { PublishWorkerLatch(nullptr); }
+// Stop advertising the latch and relaying when the worker exits.
+void ForgetLatch(int, Datum) {
+  PublishWorkerLatch(nullptr);
+  AttachNotifyRelay(nullptr);
+}
 
 void WorkerLoop() {
   pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -161,6 +176,7 @@ void WorkerLoop() {
   PinWorkerSearchPath();
   pgstat_report_appname("queue worker");
   PublishWorkerLatch(MyLatch);
+  AttachNotifyRelay(MyLatch);
   before_shmem_exit(ForgetLatch, 0);
   MemoryContext pass_context =
       AllocSetContextCreate(TopMemoryContext, "queue worker pass", ALLOCSET_DEFAULT_SIZES);
@@ -177,7 +193,7 @@ void WorkerLoop() {
       } else if (RecoveryInProgress()) {
         state = State::kStandby;
       } else {
-        switch (RunPass(pass_context)) {
+        switch (RunGuarded(pass_context, TickInTransaction)) {
           case Pass::kTicked:
             break;
           case Pass::kNotInstalled:
@@ -206,10 +222,12 @@ void WorkerLoop() {
     bool reloaded = ReloadIfAsked();
     if (queue_tick_interval != previous_interval)
       ereport(LOG, (errmsg("queue worker: tick interval is now %d ms", queue_tick_interval)));
-    // A wake-up (a retry made due, a reload) runs the next pass at once, but
+    // Wake-ups of render workers go out at once, whatever the passes do.
+    if (NotifyRelayPending()) (void)RunGuarded(pass_context, RelayInTransaction);
+    // A retry made due at once, or a reload, runs the next pass at once, but
     // never cuts a backoff short, unless the worker was just turned off.
-    bool woken = (events & WL_LATCH_SET) != 0;
-    if (woken && (failures == 0 || (reloaded && !queue_enabled))) next_pass = 0;
+    bool pass_asked = ((events & WL_LATCH_SET) != 0 && TakePassRequest()) || reloaded;
+    if (pass_asked && (failures == 0 || (reloaded && !queue_enabled))) next_pass = 0;
   }
 }
 

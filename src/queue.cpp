@@ -6,6 +6,7 @@
 #include "queue/background_worker.hpp"
 #include "queue/gucs.hpp"
 #include "queue/ledger.hpp"
+#include "queue/notify.hpp"
 #include "queue/shared_counters.hpp"
 
 extern "C" {
@@ -19,6 +20,7 @@ void _PG_init(void) {
     queue::DefineSettings();
     queue::RegisterLedgerCallbacks();
     queue::RequestSharedCounters();
+    queue::RequestNotifyRelay();
     queue::RegisterBackgroundWorker();
     return static_cast<Datum>(0);
   });

@@ -51,7 +51,8 @@ struct DatabaseSlot {
 struct SharedState {
   LWLock* lock;
   DatabaseSlot databases[kMaxDatabases];
-  Latch* worker_latch;  // the background worker's, while it runs
+  Latch* worker_latch;             // the background worker's, while it runs
+  pg_atomic_uint32 pass_requested;  // WakeWorker asked for a pass at once
 };
 
 SharedState* shared = nullptr;
@@ -76,6 +77,7 @@ void StartupShmem() {
   if (!found) {
     memset(shared, 0, sizeof(SharedState));
     shared->lock = &(GetNamedLWLockTranche(kTrancheName))->lock;
+    pg_atomic_init_u32(&shared->pass_requested, 0);
   }
   HASHCTL info;
   memset(&info, 0, sizeof(info));
@@ -553,10 +555,13 @@ void PublishWorkerLatch(Latch* latch) {
 
 void WakeWorker() noexcept {
   if (shared == nullptr) return;
+  pg_atomic_write_u32(&shared->pass_requested, 1);
   LWLockAcquire(shared->lock, LW_SHARED);
   if (shared->worker_latch != nullptr) SetLatch(shared->worker_latch);
   LWLockRelease(shared->lock);
 }
+
+bool TakePassRequest() { return pg_atomic_exchange_u32(&shared->pass_requested, 0) != 0; }
 
 void CompactCounters() {
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);

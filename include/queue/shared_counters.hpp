@@ -137,8 +137,12 @@ MinuteStats SumMinuteStats(int64 from_minute, int64 to_minute);
 // Tell backends which latch wakes the background worker (nullptr: none runs).
 void PublishWorkerLatch(Latch* latch);
 
-// Wake the background worker, if one runs. Never errors.
+// Wake the background worker, if one runs, for a pass at once. Never errors.
 void WakeWorker() noexcept;
+
+// In the background worker: whether a pass was asked for since the last
+// call (the latch is also set for other reasons, such as notifications).
+bool TakePassRequest();
 
 // Drop this database's empty id blocks and ranges, and recompute where its
 // queued ids start.
