@@ -93,25 +93,33 @@ void RaiseForeignWorker(const char* worker_id) {
   pg_unreachable();
 }
 
-int OptionalTextArray(FunctionCallInfo fcinfo, int index, const char* name, char*** elements) {
-  *elements = nullptr;
-  if (PG_ARGISNULL(index)) return 0;
+ArrayElements ArrayArgument(FunctionCallInfo fcinfo, int index, const char* name, Oid element_type,
+                            bool null_elements_allowed) {
   ArrayType* array = PG_GETARG_ARRAYTYPE_P(index);
   if (ARR_NDIM(array) > 1)
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                     errmsg("%s must be a one-dimensional array", name)));
-  Datum* values;
-  bool* nulls;
-  int count;
-  deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &values, &nulls, &count);
-  *elements = static_cast<char**>(palloc(sizeof(char*) * (count + 1)));
-  for (int i = 0; i < count; i++) {
-    if (nulls[i])
+  int16 length;
+  bool by_value;
+  char align;
+  get_typlenbyvalalign(element_type, &length, &by_value, &align);
+  ArrayElements elements;
+  deconstruct_array(array, element_type, length, by_value, align, &elements.values,
+                    &elements.nulls, &elements.count);
+  for (int i = 0; i < elements.count && !null_elements_allowed; i++)
+    if (elements.nulls[i])
       ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                       errmsg("%s must not contain NULL elements", name)));
-    (*elements)[i] = TextDatumGetCString(values[i]);
-  }
-  return count;
+  return elements;
+}
+
+int OptionalTextArray(FunctionCallInfo fcinfo, int index, const char* name, char*** elements) {
+  *elements = nullptr;
+  if (PG_ARGISNULL(index)) return 0;
+  ArrayElements texts = ArrayArgument(fcinfo, index, name, TEXTOID, false);
+  *elements = static_cast<char**>(palloc(sizeof(char*) * (texts.count + 1)));
+  for (int i = 0; i < texts.count; i++) (*elements)[i] = TextDatumGetCString(texts.values[i]);
+  return texts.count;
 }
 
 }  // namespace queue

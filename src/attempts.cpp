@@ -1,6 +1,6 @@
-// queue.complete() and queue.fail(), and the shared ending of attempts.
+// queue.fail(), and what every way of ending an attempt shares.
 //
-// Both take the worker id as proof of holding the attempt: a worker whose
+// complete() (complete.cpp) and fail() take the worker id as proof of holding the attempt: a worker whose
 // attempt timed out, was recovered or cancelled no longer holds the job, so
 // it can neither complete nor fail the attempt that replaced it. A worker
 // that passes its attempt number (dequeue's `attempts`) is also refused when
@@ -37,24 +37,6 @@ SavedPlan end_attempts = {
     {INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID},
     nullptr};
 
-// $4 the attempt (NULL: any), $5 the calling role, $6 whether it is a queue_admin.
-SavedPlan complete_job = {
-    "WITH done AS ("
-    "  UPDATE queue.jobs SET status = 'completed', result = $3, finished_at = now(),"
-    "    deadline = NULL"
-    "  WHERE id = $1 AND status = 'processing' AND worker_id = $2"
-    "    AND ($4::int4 IS NULL OR attempts = $4)"
-    "    AND ($6 OR worker_role IS NULL OR pg_has_role($5, worker_role, 'USAGE'))"
-    "  RETURNING id, job_type, worker_id,"
-    "    (extract(epoch FROM now() - started_at) * 1000000)::int8 AS run_micros),"
-    " logged AS ("
-    "  INSERT INTO queue.job_events (job_id, from_status, to_status, worker_id)"
-    "  SELECT id, 'processing', 'completed', worker_id FROM done)"
-    "SELECT job_type, run_micros FROM done",
-    6,
-    {INT8OID, TEXTOID, JSONBOID, INT4OID, OIDOID, BOOLOID},
-    nullptr};
-
 // Why a worker does not hold a job: is it held by that worker id, and by which role.
 SavedPlan held_by = {
     "SELECT status = 'processing' AND worker_id = $2, worker_role FROM queue.jobs WHERE id = $1",
@@ -71,14 +53,12 @@ SavedPlan lock_held_attempt = {
     {INT8OID, TEXTOID, INT4OID},
     nullptr};
 
+}  // namespace
+
 int64 CurrentMinute() {
   return GetCurrentTransactionStartTimestamp() / (60 * policy::kMicrosPerSecond);
 }
 
-// A complete() or fail() found the attempt not held by the caller: error if
-// the job does not exist (P0002) or the worker id's attempt belongs to another
-// role (42501); otherwise count the refusal (the caller then returns false or
-// NULL). Call with SPI connected.
 void RefuseResult(int64 job_id, Datum worker_id) {
   Datum args[2] = {Int64GetDatum(job_id), worker_id};
   if (SpiRun(held_by, args, nullptr, SPI_OK_SELECT) == 0) RaiseUnknownJob(job_id);
@@ -89,11 +69,9 @@ void RefuseResult(int64 job_id, Datum worker_id) {
                     errmsg("job %lld was claimed by another role", (long long)job_id),
                     errhint("Only the role that claimed an attempt, or a member of queue_admin, "
                             "may complete or fail it.")));
-  CountRefusedResult();
+  CountRefusedResults(1);
 }
 
-// The optional `attempt` argument at `index` (absent in the 1.0 signature):
-// given and positive, or NULL.
 Datum OptionalAttempt(FunctionCallInfo fcinfo, int index, char* null_flag) {
   *null_flag = 'n';
   if (PG_NARGS() <= index || PG_ARGISNULL(index)) return 0;
@@ -106,30 +84,7 @@ Datum OptionalAttempt(FunctionCallInfo fcinfo, int index, char* null_flag) {
   return Int32GetDatum(attempt);
 }
 
-Datum Complete(FunctionCallInfo fcinfo) {
-  const Config& config = RefreshConfig();
-  int64 job_id = RequiredJobId(fcinfo, 0);
-  char* worker_id = RequiredText(fcinfo, 1, "worker_id", kMaxIdLength);
-  if (!PG_ARGISNULL(2))
-    RequireDocumentSize(PG_GETARG_DATUM(2), "result", config.max_payload_bytes,
-                        "Store large output elsewhere and return a reference.");
-  Datum args[6] = {Int64GetDatum(job_id), CStringGetTextDatum(worker_id),
-                   PG_ARGISNULL(2) ? 0 : PG_GETARG_DATUM(2), 0,
-                   ObjectIdGetDatum(CallingRole()), BoolGetDatum(CallerIsQueueAdmin())};
-  char nulls[6] = {' ', ' ', PG_ARGISNULL(2) ? 'n' : ' ', ' ', ' ', ' '};
-  args[3] = OptionalAttempt(fcinfo, 3, &nulls[3]);
-  SpiConnect();
-  bool completed = SpiRun(complete_job, args, nulls, SPI_OK_SELECT) == 1;
-  if (completed) {
-    policy::Micros run_time = DatumGetInt64(SpiValueNotNull(0, 2));
-    RecordRunTime(SpiText(0, 1), run_time);
-    RecordMinuteStats(MinuteStats{CurrentMinute(), 1, 0, 0, run_time, 0});
-  } else {
-    RefuseResult(job_id, args[1]);
-  }
-  SpiFinish();
-  PG_RETURN_BOOL(completed);
-}
+namespace {
 
 Datum Fail(FunctionCallInfo fcinfo) {
   const Config& config = RefreshConfig();
@@ -201,5 +156,4 @@ uint64 EndAttempts(const AttemptEnd* ends, int count) {
 
 }  // namespace queue
 
-QUEUE_SQL_FUNCTION(queue_complete, queue::Complete)
 QUEUE_SQL_FUNCTION(queue_fail, queue::Fail)

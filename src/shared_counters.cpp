@@ -466,9 +466,9 @@ void AddMinuteStats(const MinuteStats& stats) noexcept {
   LWLockRelease(shared->lock);
 }
 
-void CountRefusedResult() noexcept {
+void CountRefusedResults(int64 count) noexcept {
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-  if (DatabaseSlot* slot = FindSlot(false)) slot->refused_results++;
+  if (DatabaseSlot* slot = FindSlot(false)) slot->refused_results += count;
   LWLockRelease(shared->lock);
 }
 

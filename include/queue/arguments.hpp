@@ -52,6 +52,18 @@ void CheckWorkerAccess(const char* worker_id, Oid owner);
 // Refuse (42501) the use of a worker id another role registered.
 [[noreturn]] void RaiseForeignWorker(const char* worker_id);
 
+// The elements of an array argument, palloc'd.
+struct ArrayElements {
+  Datum* values;
+  bool* nulls;
+  int count;
+};
+
+// The elements of a (given) one-dimensional array argument of `element_type`;
+// refuses more dimensions (22023) and, unless allowed, NULL elements (22004).
+ArrayElements ArrayArgument(FunctionCallInfo fcinfo, int index, const char* name, Oid element_type,
+                            bool null_elements_allowed);
+
 // A text[] argument that may be NULL; when given, one-dimensional without
 // NULL elements. Returns the element count and palloc'd C strings.
 int OptionalTextArray(FunctionCallInfo fcinfo, int index, const char* name, char*** elements);

@@ -29,6 +29,19 @@ struct FailedAttempt {
 AttemptEnd DecideFailure(const Config& config, const FailedAttempt& attempt, bool retryable,
                          bool backoff, TimestampTz now, const char* error);
 
+// The minute of the transaction's start, as minute stats count it.
+int64 CurrentMinute();
+
+// A complete() or fail() found the attempt not held by the caller: error if
+// the job does not exist (P0002) or the worker id's attempt belongs to another
+// role (42501); otherwise count the refusal (the caller then returns false or
+// NULL). Call with SPI connected.
+void RefuseResult(int64 job_id, Datum worker_id);
+
+// The optional `attempt` argument at `index` (absent in the 1.0 signatures):
+// given and positive, or NULL (*null_flag 'n', as SPI wants it).
+Datum OptionalAttempt(FunctionCallInfo fcinfo, int index, char* null_flag);
+
 // End the given attempts of processing jobs, log them and count them as
 // failures in the minute stats. Leaves (id, status) rows in SPI_tuptable and
 // returns how many ended. Call with SPI connected.

@@ -109,9 +109,9 @@ void AddCounter(SharedCounter* counter, int64 delta);
 // At the end of a transaction: add each delta and drop each pin. Never errors.
 void SettleCounters(const std::vector<std::pair<SharedCounter*, int64>>& settlements) noexcept;
 
-// Count a complete() or fail() refused because the caller no longer held the
-// attempt. Never errors.
-void CountRefusedResult() noexcept;
+// Count results (complete(), fail()) refused because the caller no longer held
+// the attempt. Never errors.
+void CountRefusedResults(int64 count) noexcept;
 
 // Refusals counted since the server started.
 int64 ReadRefusedResults();

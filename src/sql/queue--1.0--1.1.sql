@@ -66,9 +66,21 @@ RETURNS queue.job_status
 COMMENT ON FUNCTION queue.fail(bigint, text, text, boolean, integer) IS
     'ends the worker''s attempt with an error: retrying (with backoff) or failed; NULL when the worker (or the given attempt) no longer holds the job';
 
+-- A batch claimed with dequeue(w, n) is reported in one round trip.
+CREATE FUNCTION queue.complete_many(
+    job_ids bigint[], worker_id text, results jsonb[] DEFAULT NULL, attempts integer[] DEFAULT NULL)
+RETURNS integer
+    LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'queue_complete_many';
+COMMENT ON FUNCTION queue.complete_many(bigint[], text, jsonb[], integer[]) IS
+    'completes up to 1000 of the worker''s attempts (results and attempts: one element per job, or NULL); returns how many it completed';
+
 REVOKE ALL ON FUNCTION queue.complete(bigint, text, jsonb, integer),
+    queue.complete_many(bigint[], text, jsonb[], integer[]),
     queue.fail(bigint, text, text, boolean, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION queue.complete(bigint, text, jsonb, integer),
+    queue.complete_many(bigint[], text, jsonb[], integer[]),
     queue.fail(bigint, text, text, boolean, integer) TO queue_worker;
 
 -- stats() counts refused results; the views over it are made again.

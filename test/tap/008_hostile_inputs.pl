@@ -266,6 +266,8 @@ LANGUAGE sql AS $$
         WHEN arg_name = 'job_id' AND caller = 'hostile_worker'
             THEN $v$SELECT id FROM hostile.ids WHERE label = 'processing'$v$
         WHEN arg_name = 'job_id' THEN $v$SELECT id FROM hostile.ids WHERE label = 'queued'$v$
+        WHEN arg_name = 'job_ids'
+            THEN $v$ARRAY(SELECT id FROM hostile.ids WHERE label = 'processing')$v$
         WHEN arg_name = 'worker_id' THEN $v$'w-hostile'$v$
         WHEN arg_name = 'job_type' THEN $v$'doubt'$v$
         WHEN arg_name IN ('error', 'reason') THEN $v$'hostile probe'$v$
