@@ -24,7 +24,9 @@
 #include "queue/spi.hpp"
 
 extern "C" {
+#include "common/hashfn.h"
 #include "storage/lmgr.h"
+#include "storage/lock.h"
 }
 
 namespace queue {
@@ -34,17 +36,33 @@ namespace {
 enum DequeueArg { kWorkerId, kMaxJobs, kResources };
 constexpr int kMaxJobsPerCall = 1000;
 
-// A registered worker's state, marked alive by the call itself. The row lock
-// it takes also serialises the worker's concurrent claims, so its capacity is
-// checked exactly.
-SavedPlan touch_worker = {
+// A registered worker's state, and whether its liveness is due a refresh:
+// it is dead, or was last marked alive longer ago than $2 (microseconds).
+SavedPlan read_worker = {
+    "SELECT state = 'draining', capacity, resources, owner,"
+    "  state = 'dead' OR last_heartbeat < now() - $2 * interval '1 microsecond'"
+    " FROM queue.workers WHERE worker_id = $1",
+    2,
+    {TEXTOID, INT8OID},
+    nullptr};
+
+// Mark a worker alive: a claim counts as a heartbeat.
+SavedPlan mark_alive = {
     "UPDATE queue.workers SET last_heartbeat = now(),"
     " state = CASE WHEN state = 'dead' THEN 'active'::queue.worker_state ELSE state END"
-    " WHERE worker_id = $1"
-    " RETURNING state = 'draining', capacity, resources, owner",
+    " WHERE worker_id = $1",
     1,
     {TEXTOID},
     nullptr};
+
+// A claim refreshes its worker's liveness at most this often, as a fraction
+// of settings.worker_timeout: the row is not rewritten on every claim (a hot
+// row, a dead tuple a claim), yet never looks silent while the worker claims.
+constexpr int kLivenessRefreshesPerTimeout = 4;
+
+// The lock class (advisory, two-key form) that serialises one worker id's
+// claims: "queu" in ASCII.
+constexpr uint32 kWorkerLockClass = 0x71756575;
 
 // How recently another worker's claim must have come back short for it to
 // count as waiting for slots: a few polling intervals of a busy worker.
@@ -52,9 +70,9 @@ constexpr policy::Micros kWaitingWindow = 10 * policy::kMicrosPerSecond;
 
 // The worker's running jobs, the capacity of the other live workers, and
 // whether one of them is waiting for slots ($2 = settings.worker_timeout,
-// $3 = kWaitingWindow, in microseconds). A statement of its own, so its
-// snapshot is taken after the row lock above: a claim committed by the
-// worker's other session meanwhile is counted.
+// $3 = kWaitingWindow, in microseconds). Run after the worker id's lock (see
+// LockWorkerId), on a snapshot taken then: a claim committed by the worker's
+// other session meanwhile is counted.
 SavedPlan worker_load = {
     "SELECT (SELECT count(*) FROM queue.jobs j WHERE j.status = 'processing' AND j.worker_id = $1),"
     "  coalesce(sum(w.capacity), 0),"
@@ -113,6 +131,24 @@ struct WorkerSlots {
   Datum resources;  // registered resources (text[]) or 0
 };
 
+// Serialise the claims of one registered worker id until the transaction
+// ends, so that its capacity is checked exactly (the running count is read
+// after the lock), without writing anything: a transaction lock on the id's
+// hash (two ids sharing a hash only wait for each other).
+// A REPEATABLE READ transaction could not see a claim committed while it
+// waited, so there the worker's row is updated instead, which makes such a
+// race a serialization failure.
+void LockWorkerId(const char* worker_id, Datum id) {
+  if (IsolationUsesXactSnapshot()) {
+    SpiRun(mark_alive, &id, nullptr, SPI_OK_UPDATE);
+    return;
+  }
+  LOCKTAG tag;
+  uint32 key = hash_bytes(reinterpret_cast<const unsigned char*>(worker_id), strlen(worker_id));
+  SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kWorkerLockClass, key, 2);
+  (void)LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
 // The caller's free slots: its allowance (see policy::WorkerAllowance) less
 // what it runs; max_jobs for an unregistered caller.
 WorkerSlots TouchWorker(const Config& config, const char* worker_id, int max_jobs,
@@ -120,8 +156,10 @@ WorkerSlots TouchWorker(const Config& config, const char* worker_id, int max_job
   Datum args[3] = {CStringGetTextDatum(worker_id), Int64GetDatum(config.worker_timeout),
                    Int64GetDatum(kWaitingWindow)};
   WorkerSlots slots{false, false, max_jobs, max_jobs, 0};
-  if (SpiRun(touch_worker, args, nullptr, SPI_OK_UPDATE_RETURNING) == 0) return slots;
+  Datum read_args[2] = {args[0], Int64GetDatum(config.worker_timeout / kLivenessRefreshesPerTimeout)};
+  if (SpiRun(read_worker, read_args, nullptr, SPI_OK_SELECT) == 0) return slots;
   slots.registered = true;
+  bool refresh_liveness = DatumGetBool(SpiValueNotNull(0, 5));
   bool no_owner = false;
   Datum owner = SpiValue(0, 4, &no_owner);
   CheckWorkerAccess(worker_id, no_owner ? InvalidOid : DatumGetObjectId(owner));
@@ -130,6 +168,8 @@ WorkerSlots TouchWorker(const Config& config, const char* worker_id, int max_job
   bool isnull = false;
   Datum resources = SpiValue(0, 3, &isnull);
   if (!isnull) slots.resources = SPI_datumTransfer(resources, false, -1);
+  LockWorkerId(worker_id, args[0]);
+  if (refresh_liveness) SpiRun(mark_alive, args, nullptr, SPI_OK_UPDATE);
 
   SpiRun(worker_load, args, nullptr, SPI_OK_SELECT);
   int64 running = DatumGetInt64(SpiValueNotNull(0, 1));
