@@ -24,6 +24,7 @@
 #include "queue/spi.hpp"
 
 extern "C" {
+#include "utils/snapmgr.h"
 #include "common/hashfn.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
@@ -91,16 +92,20 @@ SavedPlan mark_short_claim = {
 
 // Claimable jobs in dispatch order, locked; $1 the caller's resources,
 // $2 full resources, $3 how many, $4 the worker's registered resources,
-// $5 jobs this call already took.
+// $5 jobs this call already took, ($6, $7) where queued jobs begin (see
+// FirstQueuedBound): the index scan starts there instead of walking over the
+// entries of jobs claimed since vacuum last ran, which a long transaction
+// elsewhere keeps from being removed.
 SavedPlan find_candidates = {
     "SELECT id, resource FROM queue.jobs"
     " WHERE status = 'queued' AND run_at <= now()"
+    "   AND (priority, id) >= ($6::queue.priority, $7)"
     "   AND (resource IS NULL OR (($1 IS NULL OR resource = ANY($1))"
     "        AND ($4 IS NULL OR resource = ANY($4)) AND resource <> ALL($2)))"
     "   AND id <> ALL($5)"
     " ORDER BY priority, id LIMIT $3 FOR UPDATE SKIP LOCKED",
-    5,
-    {TEXTARRAYOID, TEXTARRAYOID, INT4OID, TEXTARRAYOID, INT8ARRAYOID},
+    7,
+    {TEXTARRAYOID, TEXTARRAYOID, INT4OID, TEXTARRAYOID, INT8ARRAYOID, TEXTOID, INT8OID},
     nullptr};
 
 SavedPlan claim_jobs = {
@@ -230,6 +235,16 @@ Datum Dequeue(FunctionCallInfo fcinfo) {
     SpiRun(mark_short_claim, &id, nullptr, SPI_OK_UPDATE);
   }
 
+  // The bound is read after the snapshot is taken: every job the snapshot
+  // sees as queued lowered the bound before it committed.
+  Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
+  std::optional<QueuedBound> bound = FirstQueuedBound();
+  if (!bound) reserved = 0;  // nothing queued: give the slots back below
+  std::string_view first_priority = policy::PriorityName(bound ? bound->priority : policy::Priority::kHigh);
+  Datum bound_args[2] = {
+      PointerGetDatum(cstring_to_text_with_len(first_priority.data(), first_priority.size())),
+      Int64GetDatum(bound ? bound->lowest_id : 0)};
+
   int64* ids = static_cast<int64*>(palloc(sizeof(int64) * (reserved + 1)));
   int claimed = 0;
   int resource_count = static_cast<int>(config.resources.size());
@@ -238,11 +253,15 @@ Datum Dequeue(FunctionCallInfo fcinfo) {
   // Each round either fills the claim or excludes one more full resource.
   for (int round = 0; claimed < reserved && round <= resource_count; round++) {
     int ask = reserved - claimed;
-    Datum args[5] = {PG_ARGISNULL(kResources) ? 0 : TextArrayDatum(wanted, wanted_count),
-                     TextArrayDatum(full, full_count), Int32GetDatum(ask), worker.resources,
-                     Int64ArrayDatum(ids, claimed)};
-    char nulls[5] = {args[0] ? ' ' : 'n', ' ', ' ', worker.resources ? ' ' : 'n', ' '};
-    uint64 found = SpiRun(find_candidates, args, nulls, SPI_OK_SELECT);
+    Datum args[7] = {PG_ARGISNULL(kResources) ? 0 : TextArrayDatum(wanted, wanted_count),
+                     TextArrayDatum(full, full_count),
+                     Int32GetDatum(ask),
+                     worker.resources,
+                     Int64ArrayDatum(ids, claimed),
+                     bound_args[0],
+                     bound_args[1]};
+    char nulls[7] = {args[0] ? ' ' : 'n', ' ', ' ', worker.resources ? ' ' : 'n', ' ', ' ', ' '};
+    uint64 found = SpiRunOnSnapshot(find_candidates, args, nulls, snapshot, SPI_OK_SELECT);
     bool excluded_more = false;
     for (uint64 i = 0; i < found && claimed < reserved; i++) {
       char* resource = SpiText(i, 2);
@@ -260,6 +279,8 @@ Datum Dequeue(FunctionCallInfo fcinfo) {
     }
     if (found < static_cast<uint64>(ask) || !excluded_more) break;
   }
+
+  UnregisterSnapshot(snapshot);
 
   if (claimed > 0) {
     Datum args[3] = {Int64ArrayDatum(ids, claimed), CStringGetTextDatum(worker_id),

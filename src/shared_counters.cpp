@@ -429,6 +429,26 @@ void AddCounter(SharedCounter* counter, int64 delta) {
   LWLockRelease(shared->lock);
 }
 
+// A block of queued ids emptied: when it was its priority's lowest, move the
+// lowest up to the next block that has a counter, looking at most
+// kLowestBlockProbes blocks ahead (a block without a counter holds no queued
+// job, so the lowest stays a lower bound). Claims start their scan there, so
+// they do not walk over the index entries of jobs claimed since. Caller holds
+// the lock exclusively.
+constexpr int kLowestBlockProbes = 64;
+void AdvanceLowestBlock(const CounterKey& emptied) {
+  DatabaseSlot* slot = FindSlot(false);
+  if (slot == nullptr || emptied.kind != static_cast<uint8>(CounterKind::kQueuedBlock) ||
+      slot->lowest_block[emptied.slot] != emptied.block)
+    return;
+  CounterKey next = emptied;
+  for (int probe = 1; probe <= kLowestBlockProbes; probe++) {
+    next.block = emptied.block + probe;
+    if (hash_search(counters, &next, HASH_FIND, nullptr) != nullptr) break;
+  }
+  slot->lowest_block[emptied.slot] = next.block;
+}
+
 void SettleCounters(const std::vector<std::pair<SharedCounter*, int64>>& settlements) noexcept {
   if (settlements.empty()) return;
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
@@ -436,10 +456,27 @@ void SettleCounters(const std::vector<std::pair<SharedCounter*, int64>>& settlem
     counter->value += delta;
     counter->pins--;
     // Empty id blocks come and go with the queue; other counters are few.
-    if (counter->pins == 0 && counter->value == 0 && IsQueuedPositionKind(counter->key.kind))
+    if (counter->pins == 0 && counter->value == 0 && IsQueuedPositionKind(counter->key.kind)) {
+      CounterKey emptied = counter->key;
       hash_search(counters, &counter->key, HASH_REMOVE, nullptr);
+      AdvanceLowestBlock(emptied);
+    }
   }
   LWLockRelease(shared->lock);
+}
+
+std::optional<QueuedBound> FirstQueuedBound() {
+  LWLockAcquire(shared->lock, LW_SHARED);
+  DatabaseSlot* slot = FindSlot(false);
+  std::optional<QueuedBound> bound;
+  for (policy::Priority priority : policy::kAllPriorities) {
+    int64 lowest = slot != nullptr ? slot->lowest_block[static_cast<int>(priority)] : 0;
+    if (lowest == PG_INT64_MAX) continue;
+    bound = QueuedBound{priority, lowest << kIdBlockShift};
+    break;
+  }
+  LWLockRelease(shared->lock);
+  return bound;
 }
 
 void AddRunTimeSample(std::string_view job_type, policy::Micros run_time) noexcept {

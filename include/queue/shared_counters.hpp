@@ -17,6 +17,7 @@
 #include "queue/pg.hpp"
 #include "queue/policy/time.hpp"
 
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -127,6 +128,17 @@ int64 ReadCounter(const CounterKey& key);
 
 // Moving average of a job type's run time; samples 0 when none seen yet.
 SharedCounter ReadRunTime(std::string_view job_type);
+
+// Where the queued jobs begin in dispatch order: the first priority that may
+// have queued jobs, and an id no queued job of it lies below. Committed or
+// not, every job that becomes queued lowers the bound before its commit, so a
+// bound read after taking a snapshot holds for every job that snapshot sees.
+// nullopt: no job is queued.
+struct QueuedBound {
+  policy::Priority priority;
+  int64 lowest_id;
+};
+std::optional<QueuedBound> FirstQueuedBound();
 
 // Queued jobs of a priority in the id blocks before `block`.
 int64 SumQueuedBefore(int priority, int64 block);
