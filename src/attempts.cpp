@@ -44,10 +44,11 @@ SavedPlan held_by = {
     {INT8OID, TEXTOID},
     nullptr};
 
-// $3 the attempt (NULL: any).
+// $3 the attempt (NULL: any). Found by id, its status compared as text (see
+// complete_job in complete.cpp).
 SavedPlan lock_held_attempt = {
     "SELECT attempts, max_attempts, cancel_requested, worker_role FROM queue.jobs"
-    " WHERE id = $1 AND status = 'processing' AND worker_id = $2"
+    " WHERE id = $1 AND status::text = 'processing' AND worker_id = $2"
     "   AND ($3::int4 IS NULL OR attempts = $3) FOR UPDATE",
     3,
     {INT8OID, TEXTOID, INT4OID},

@@ -22,12 +22,16 @@ namespace {
 constexpr int kMaxJobsPerCall = 1000;
 constexpr const char* kResultHint = "Store large output elsewhere and return a reference.";
 
+// The job is found by its id. Its status is compared as text on purpose: a
+// plain "status = 'processing'" lets the planner pick the small partial index
+// on worker_id instead, whose dead entries a long transaction elsewhere keeps.
+//
 // $4 the attempt (NULL: any), $5 the calling role, $6 whether it is a queue_admin.
 SavedPlan complete_job = {
     "WITH done AS ("
     "  UPDATE queue.jobs SET status = 'completed', result = $3, finished_at = now(),"
     "    deadline = NULL"
-    "  WHERE id = $1 AND status = 'processing' AND worker_id = $2"
+    "  WHERE id = $1 AND status::text = 'processing' AND worker_id = $2"
     "    AND ($4::int4 IS NULL OR attempts = $4)"
     "    AND ($6 OR worker_role IS NULL OR pg_has_role($5, worker_role, 'USAGE'))"
     "  RETURNING id, job_type, worker_id,"
@@ -41,7 +45,7 @@ SavedPlan complete_job = {
     nullptr};
 
 // The same for arrays of ids, results and attempts ($1, $3, $4; NULL arrays
-// stand for all NULL).
+// stand for all NULL), found by id the same way.
 SavedPlan complete_jobs = {
     "WITH input AS ("
     "  SELECT * FROM unnest($1::int8[], $3::jsonb[], $4::int4[]) AS i(id, result, attempt)),"
@@ -49,7 +53,7 @@ SavedPlan complete_jobs = {
     "  UPDATE queue.jobs j SET status = 'completed', result = i.result, finished_at = now(),"
     "    deadline = NULL"
     "  FROM input i"
-    "  WHERE j.id = i.id AND j.status = 'processing' AND j.worker_id = $2"
+    "  WHERE j.id = i.id AND j.status::text = 'processing' AND j.worker_id = $2"
     "    AND (i.attempt IS NULL OR j.attempts = i.attempt)"
     "    AND ($6 OR j.worker_role IS NULL OR pg_has_role($5, j.worker_role, 'USAGE'))"
     "  RETURNING j.id, j.job_type, j.worker_id,"

@@ -465,6 +465,16 @@ void SettleCounters(const std::vector<std::pair<SharedCounter*, int64>>& settlem
   LWLockRelease(shared->lock);
 }
 
+void LowestQueuedIds(int64 (&lowest_ids)[policy::kPriorityCount]) {
+  LWLockAcquire(shared->lock, LW_SHARED);
+  DatabaseSlot* slot = FindSlot(false);
+  for (int p = 0; p < policy::kPriorityCount; p++) {
+    int64 block = slot != nullptr && !ReadingStandbyCounts() ? slot->lowest_block[p] : 0;
+    lowest_ids[p] = block == PG_INT64_MAX ? PG_INT64_MAX : block << kIdBlockShift;
+  }
+  LWLockRelease(shared->lock);
+}
+
 std::optional<QueuedBound> FirstQueuedBound() {
   LWLockAcquire(shared->lock, LW_SHARED);
   DatabaseSlot* slot = FindSlot(false);

@@ -14,6 +14,7 @@
 
 extern "C" {
 #include "lib/stringinfo.h"
+#include "utils/snapmgr.h"
 #include "utils/json.h"
 }
 
@@ -23,12 +24,20 @@ namespace {
 
 constexpr int kStatsColumns = 19;
 
+// The head of each priority in the dispatch index, $1 the ids no queued job
+// of each priority lies below (see LowestQueuedIds): a row comparison makes
+// the scan start there (with "priority = p" the planner drops the constant
+// from the sort and walks the primary key over every finished job), past the
+// entries of claimed jobs that vacuum has not removed yet.
 SavedPlan oldest_queued = {
-    "SELECT now() - min(first.enqueued_at) FROM unnest(enum_range(NULL::queue.priority)) p,"
-    " LATERAL (SELECT enqueued_at FROM queue.jobs"
-    "          WHERE status = 'queued' AND priority = p ORDER BY id LIMIT 1) first",
-    0,
-    {},
+    "SELECT now() - min(first.enqueued_at)"
+    " FROM unnest(enum_range(NULL::queue.priority), $1::int8[]) AS b(p, lowest),"
+    " LATERAL (SELECT enqueued_at, priority FROM queue.jobs"
+    "          WHERE status = 'queued' AND (priority, id) >= (b.p, b.lowest)"
+    "          ORDER BY priority, id LIMIT 1) first"
+    " WHERE first.priority = b.p",
+    1,
+    {INT8ARRAYOID},
     nullptr};
 
 // {"manim": {"running": 2, "limit": 4}, ...} for every configured resource.
@@ -69,7 +78,13 @@ Datum Stats(FunctionCallInfo fcinfo) {
   values[column++] = BoolGetDatum(IsPeakAt(config, now));
 
   SpiConnect();
-  SpiRun(oldest_queued, nullptr, nullptr, SPI_OK_SELECT);
+  // The bounds are read after the snapshot is taken (see FirstQueuedBound).
+  Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
+  int64 lowest_ids[policy::kPriorityCount];
+  LowestQueuedIds(lowest_ids);
+  Datum lowest = Int64ArrayDatum(lowest_ids, policy::kPriorityCount);
+  SpiRunOnSnapshot(oldest_queued, &lowest, nullptr, snapshot, SPI_OK_SELECT);
+  UnregisterSnapshot(snapshot);
   bool isnull = false;
   Datum oldest = SpiValue(0, 1, &isnull);
   nulls[column] = isnull;

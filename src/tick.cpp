@@ -19,6 +19,7 @@ namespace queue {
 namespace {
 
 constexpr int kBatch = 1000;
+constexpr int kMaxPruneBatches = 20;
 
 // $1 batch size. Attempts past their deadline, oldest first.
 SavedPlan overdue_attempts = {
@@ -120,9 +121,15 @@ TickResult RunTick() {
   result.released = static_cast<int>(CountResult());
   if (result.released > 0) NotifyClaimable("retry");
 
+  // Batches until the backlog is gone (or kMaxPruneBatches), so pruning keeps
+  // up with more than kBatch finished jobs a pass.
   Datum prune_args[2] = {Int64GetDatum(config.retention), batch};
-  SpiRun(prune_finished, prune_args, nullptr, SPI_OK_SELECT);
-  result.pruned = static_cast<int>(CountResult());
+  for (int round = 0; round < kMaxPruneBatches; round++) {
+    SpiRun(prune_finished, prune_args, nullptr, SPI_OK_SELECT);
+    int pruned = static_cast<int>(CountResult());
+    result.pruned += pruned;
+    if (pruned < kBatch) break;
+  }
   CompactCounters();
 
   SpiRun(count_alerts, nullptr, nullptr, SPI_OK_SELECT);

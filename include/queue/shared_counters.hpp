@@ -140,6 +140,10 @@ struct QueuedBound {
 };
 std::optional<QueuedBound> FirstQueuedBound();
 
+// For each priority, an id no queued job of it lies below (PG_INT64_MAX: none
+// queued; 0 on a standby, which keeps no counters).
+void LowestQueuedIds(int64 (&lowest_ids)[policy::kPriorityCount]);
+
 // Queued jobs of a priority in the id blocks before `block`.
 int64 SumQueuedBefore(int priority, int64 block);
 
