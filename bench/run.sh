@@ -1,51 +1,119 @@
 #!/usr/bin/env bash
-# bench/run.sh — throughput and latency figures of the queue extension, each
-# next to a raw-SQL baseline measured in the same run on the same server.
+# bench/run.sh: throughput and latency of the queue extension next to raw-SQL
+# baselines, measured as a new user runs it: durable commits (fsync = on,
+# synchronous_commit = on, the server defaults), the background worker on.
 #
-#   bench/run.sh              from the repository root (or anywhere)
+#   bench/run.sh                         the default run (about 11 minutes on a
+#                                        2-core machine)
+#   bench/run.sh --soak MINUTES          only the soak (MINUTES + under a minute)
+#   bench/run.sh --soak MINUTES --soak-hold-snapshot
+#                                        the soak twice, in turn: as above, then
+#                                        with a REPEATABLE READ transaction held
+#                                        open all along (2 × MINUTES + under a minute)
 #
 # What it does:
-#   1. installs missing apt packages (PostgreSQL 15 server + dev headers,
-#      pgbench, g++, make), builds the extension from this checkout and
-#      installs it (make -j2 && make install; root or sudo);
+#   1. installs missing apt packages (PostgreSQL 15 server, dev headers and
+#      libpq, pgbench, g++, make), builds the extension from this checkout and
+#      installs it (root or sudo), and builds the two helpers of this folder
+#      (wakeup_latency.cpp, soak_load.cpp) into the throwaway directory;
 #   2. starts a throwaway cluster (initdb in a temp dir, a free port, queue
-#      preloaded, its background worker off) that is removed on exit;
-#   3. measures with pgbench and the scripts under bench/sql/:
-#        enqueue            vs a plain INSERT into a table shaped like queue.jobs
-#        claim + complete   vs the raw SKIP LOCKED claim + UPDATE to completed
-#        batch claim        dequeue(w, 10) vs dequeue(w, 1), in jobs/s
-#        position/job_status/stats latency at 10k, 100k, 1M queued jobs
-#                           vs counting the rows ahead with SQL
-#        enqueue at 1M queued vs at 1k queued
-#        enqueue with queue.notify on vs off
-#      and prints the figures and their ratios to stdout (nothing is written
-#      into the repository).
+#      preloaded, its background worker serving the database postgres and
+#      ticking every second), removed on exit;
+#   3. measures, systems in turn, round after round (fsync latency on these
+#      machines drifts 2× over minutes, so only figures of the same round are
+#      compared), with 4 pgbench clients; each round prints every system's
+#      figure and its ratio to the baseline of the same round, and each group
+#      ends with the median of the per-round ratios:
+#      1. enqueue, one job per transaction: plain INSERT into a table shaped
+#         like queue.jobs; the same + one audit row (a table shaped like
+#         queue.job_events); queue.enqueue (notify on, the default);
+#         queue.enqueue with queue.notify = off;
+#      2. claim + complete: the raw pair (UPDATE … WHERE id = (SELECT … FOR
+#         UPDATE SKIP LOCKED LIMIT 1), UPDATE to completed); the same + an audit
+#         row per transition; dequeue(w, 1) + complete(id, w, NULL, attempt),
+#         one job per transaction, a registered worker, every limit on (set
+#         high enough not to bind, Manim a resource); batches: the raw claim of
+#         100 + audit rows, and dequeue(w, 100) + completing those 100 in the
+#         same transaction (queue.complete_many when it exists, else 100
+#         queue.complete calls in one statement), in jobs/s;
+#      3. wake-up latency: an enqueue's commit returning to its client → a
+#         client LISTENing on queue_jobs receives the notification, p50/p99,
+#         idle and under the enqueue load of section 1;
+#      4. latencies at scale: position/job_status at 10k and 1M queued (and
+#         the baseline count(*) of the rows ahead), stats() and one tick() pass
+#         with 1M queued, BENCH_FINISHED finished jobs and 10k processing.
+#   --soak: a steady mixed load (enqueue; claim + complete, 5% failures that
+#      come back as retries after 1 s; positions polled; the background
+#      worker ticking and pruning with settings.retention = 1 minute), one
+#      line per minute: claims completed/s, dequeue p50/p99, finished jobs
+#      past retention not pruned yet, sizes of queue.jobs and queue.job_events
+#      with their indexes; then the last minute's throughput as a ratio of the
+#      first (and, with the held snapshot, the held soak's over the plain one).
+#   Everything is printed to stdout; nothing is written into the repository.
 #
-# Knobs (environment): BENCH_SECONDS (per throughput run, default 10),
-# BENCH_ROUNDS (alternating baseline/queue rounds, default 2),
-# BENCH_LATENCY_SECONDS (per latency run, default 5), BENCH_CLIENTS (4),
-# BENCH_THREADS (2), BENCH_PORT (first port tried, default 5530),
-# BENCH_SKIP_BUILD=1 (use the installed extension as is).
-# Total runtime on a 2-core machine with the defaults: about 7-9 minutes.
+# Knobs (environment):
+#   BENCH_ROUNDS (4), BENCH_SECONDS (10, per system per round), BENCH_CLIENTS (4),
+#   BENCH_THREADS (2), BENCH_BATCH (100, jobs per batch claim),
+#   BENCH_ASYNC=1 (every throughput run again with synchronous_commit = off, a
+#   second column; doubles sections 1-2), BENCH_SECTIONS (enqueue,claim,wakeup,scale),
+#   BENCH_WAKEUPS (300 enqueues per wake-up measurement), BENCH_WAKEUP_GAP_MS (5),
+#   BENCH_LATENCY_SECONDS (5, per latency run), BENCH_FINISHED (100000 finished jobs
+#   behind stats() and tick(); the issue's figure is 10M, about an hour to build),
+#   BENCH_DEEP (1000000, the deep queue of section 4),
+#   BENCH_PROFILE=1 (pg_stat_statements, track = all: the costliest statements after
+#   sections 1 and 2; costs a few % of throughput), BENCH_SOAK_CLIENTS (4),
+#   BENCH_SOAK_BACKLOG (20000 queued at the start), BENCH_SOAK_FAIL_PERCENT (5),
+#   BENCH_SOAK_POLL_EVERY (10 cycles per position poll), BENCH_PORT (first port
+#   tried, 5530), BENCH_SKIP_BUILD=1 (use the installed extension as is),
+#   BENCH_PG_BIN (the PostgreSQL 15 bin directory to run; default the system's).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-SQL_DIR="$REPO/bench/sql"
+BENCH_DIR="$REPO/bench"
+SQL_DIR="$BENCH_DIR/sql"
+ROUNDS=${BENCH_ROUNDS:-4}
 SECONDS_PER_RUN=${BENCH_SECONDS:-10}
-ROUNDS=${BENCH_ROUNDS:-2}
-LATENCY_SECONDS=${BENCH_LATENCY_SECONDS:-5}
 CLIENTS=${BENCH_CLIENTS:-4}
 THREADS=${BENCH_THREADS:-2}
+BATCH=${BENCH_BATCH:-100}
+ASYNC=${BENCH_ASYNC:-0}
+SECTIONS=${BENCH_SECTIONS:-enqueue,claim,wakeup,scale}
+WAKEUPS=${BENCH_WAKEUPS:-300}
+WAKEUP_GAP_MS=${BENCH_WAKEUP_GAP_MS:-5}
+LATENCY_SECONDS=${BENCH_LATENCY_SECONDS:-5}
+FINISHED=${BENCH_FINISHED:-100000}
+DEEP=${BENCH_DEEP:-1000000}
+PROFILE=${BENCH_PROFILE:-0}
+SOAK_CLIENTS=${BENCH_SOAK_CLIENTS:-4}
+SOAK_BACKLOG=${BENCH_SOAK_BACKLOG:-20000}
+SOAK_FAIL_PERCENT=${BENCH_SOAK_FAIL_PERCENT:-5}
+SOAK_POLL_EVERY=${BENCH_SOAK_POLL_EVERY:-10}
 FIRST_PORT=${BENCH_PORT:-5530}
-# shellcheck source=../scripts/cluster.sh
-source "$REPO/scripts/cluster.sh"
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "bench: $*"; exit 1; }
 
+SOAK_MINUTES=""
+HOLD_SNAPSHOT=0
+while (($#)); do
+  case $1 in
+    --soak) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--soak takes a number of minutes"
+            SOAK_MINUTES=$2; shift 2 ;;
+    --soak-hold-snapshot) HOLD_SNAPSHOT=1; shift ;;
+    -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument $1 (see --help)" ;;
+  esac
+done
+((HOLD_SNAPSHOT == 0)) || [[ -n $SOAK_MINUTES ]] || die "--soak-hold-snapshot needs --soak MINUTES"
+
+# shellcheck source=../scripts/cluster.sh
+source "$REPO/scripts/cluster.sh"
+PG_BIN=${BENCH_PG_BIN:-$PG_BIN}
+
 WORK=""
 cleanup() {
   local status=$?
+  [[ -n ${LOAD_PID:-} ]] && kill "$LOAD_PID" 2>/dev/null
   remove_cluster
   exit "$status"
 }
@@ -56,21 +124,6 @@ psql_q() {
   "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$WORK" -p "$PORT" -U postgres -d postgres -At "$@"
 }
 
-setup_schema() {
-  psql_q <<'EOF'
-CREATE EXTENSION queue;
--- Limits out of the way: the benchmark measures the cost of a claim, not a cap.
-UPDATE queue.settings SET max_concurrent = 100000;
-UPDATE queue.resources SET max_concurrent = 100000 WHERE resource = 'manim';
--- The baseline table: queue.jobs' columns, defaults, constraints and indexes,
--- without its triggers, audit trail or functions.
-CREATE SCHEMA bench;
-CREATE TABLE bench.jobs_raw (LIKE queue.jobs INCLUDING ALL) WITH (fillfactor = 80);
--- For the diagnostic "INSERT + audit row" baseline: queue.job_events' shape.
-CREATE TABLE bench.events_raw (LIKE queue.job_events INCLUDING ALL);
-EOF
-}
-
 # The job mix of every pre-fill, as SQL expressions of i: 30% doubt (high),
 # 40% topic_short (medium), 30% daily_ca (low); 20% of them render with manim.
 MIX_TYPE="CASE WHEN i % 10 < 3 THEN 'doubt' WHEN i % 10 < 7 THEN 'topic_short' ELSE 'daily_ca' END"
@@ -78,6 +131,27 @@ MIX_PRIORITY="CASE WHEN i % 10 < 3 THEN 'high' WHEN i % 10 < 7 THEN 'medium' ELS
 MIX_RESOURCE="CASE WHEN i % 10 IN (5, 9) THEN 'manim' END"
 MIX_PAYLOAD="jsonb_build_object('topic', i % 500, 'lang', 'en')"
 MIX_USER="'student-' || (i % 50000)"
+
+setup_schema() {
+  psql_q <<EOF
+CREATE EXTENSION queue;
+-- Limits that never bind: the benchmark measures the cost of a claim with
+-- every limit checked, not a cap. Manim stays a limited resource.
+UPDATE queue.settings SET max_concurrent = 100000;
+UPDATE queue.resources SET max_concurrent = 100000 WHERE resource = 'manim';
+-- The render workers of the pgbench clients (client_id 0, 1, …): registered,
+-- so each claim goes through the registry, with slots that never bind.
+SELECT count(queue.register_worker('w' || i, NULL, 10000)) FROM generate_series(0, $((CLIENTS - 1))) AS i \g /dev/null
+-- A job type of its own for the wake-up probe under load (NOTIFY payload).
+INSERT INTO queue.job_types (job_type, priority) VALUES ('bench_probe', 'low');
+-- The baseline tables: queue.jobs' and queue.job_events' columns, defaults,
+-- constraints and indexes, without triggers, audit trail or functions.
+CREATE SCHEMA bench;
+CREATE TABLE bench.jobs_raw (LIKE queue.jobs INCLUDING ALL) WITH (fillfactor = 80);
+CREATE TABLE bench.events_raw (LIKE queue.job_events INCLUDING ALL);
+EOF
+  ((PROFILE == 0)) || psql_q -c "CREATE EXTENSION pg_stat_statements"
+}
 
 # Add $1 jobs to the queue through queue.enqueue(), 100k per transaction.
 fill_queue() {
@@ -101,198 +175,487 @@ fill_raw() {
 
 reset_queue() { psql_q -c "TRUNCATE queue.jobs, queue.job_events RESTART IDENTITY"; }
 reset_raw() { psql_q -c "TRUNCATE bench.jobs_raw, bench.events_raw RESTART IDENTITY"; }
-queued_queue() { psql_q -c "SELECT count(*) FROM queue.jobs WHERE status = 'queued'"; }
-queued_raw() { psql_q -c "SELECT count(*) FROM bench.jobs_raw WHERE status = 'queued'"; }
+jobs_table() { [[ $1 == queue ]] && echo queue.jobs || echo bench.jobs_raw; }
+count_status() { psql_q -c "SELECT count(*) FROM $(jobs_table "$1") WHERE status = '$2'"; }
 
-# Quiet the server between runs: vacuum what the runs touch, flush dirty pages.
+# Quiet the server before a run: vacuum what the runs touch, flush dirty pages.
 settle() {
   psql_q -c "VACUUM ANALYZE queue.jobs" -c "VACUUM ANALYZE queue.job_events" \
     -c "VACUUM ANALYZE bench.jobs_raw" -c "VACUUM ANALYZE bench.events_raw" -c "CHECKPOINT"
 }
 
-# pgbench NAME SCRIPT [pgbench options...]: sets TPS, LAT (ms) and ERRORS.
-RESULT_LOG=""
+# pgb SCRIPT PGOPTIONS [pgbench options...]: sets TPS, TXNS, LAT (ms), FAILED
+# (1 when pgbench failed or a client aborted) and PGB_OUT (its output file).
 pgb() {
-  local name=$1 script=$2 out status
+  local script=$1 options=$2 status
   shift 2
-  out=$(mktemp "$WORK/pgbench.XXXXXX")
+  PGB_OUT=$(mktemp "$WORK/pgbench.XXXXXX")
   set +e
-  "$PG_BIN/pgbench" -n -M prepared -h "$WORK" -p "$PORT" -U postgres "$@" \
-    -f "$SQL_DIR/$script" postgres >"$out" 2>&1
+  PGOPTIONS=$options "$PG_BIN/pgbench" -n -M prepared -h "$WORK" -p "$PORT" -U postgres "$@" \
+    -f "$SQL_DIR/$script" postgres >"$PGB_OUT" 2>&1
   status=$?
   set -e
-  TPS=$(awk '/^tps = /{print $3; exit}' "$out")
-  LAT=$(awk '/^latency average = /{print $4; exit}' "$out")
-  ERRORS=$(grep -c -E 'aborted|ERROR' "$out" || true)
-  if [[ $status -ne 0 || -z $TPS ]]; then
-    log "bench: pgbench $name exited with $status:"
-    tail -5 "$out" >&2
-    TPS=${TPS:-0}
-    LAT=${LAT:-0}
+  TPS=$(awk '/^tps = /{print $3; exit}' "$PGB_OUT")
+  TXNS=$(awk '/^number of transactions actually processed: /{print $6; exit}' "$PGB_OUT")
+  LAT=$(awk '/^latency average = /{print $4; exit}' "$PGB_OUT")
+  FAILED=0
+  if [[ $status -ne 0 || -z $TPS ]] || grep -q -E 'aborted|ERROR' "$PGB_OUT"; then
+    FAILED=1
+    log "bench: pgbench $script exited with $status:"
+    grep -E 'aborted|ERROR|error' "$PGB_OUT" | sort | uniq -c | head -5 >&2
   fi
-  printf '  %-42s %10.1f tps  %8.3f ms%s\n' "$name" "$TPS" "$LAT" \
-    "$( ((ERRORS > 0)) && echo "  ($ERRORS errors/aborts!)")"
-  RESULT_LOG+="$name|$TPS|$LAT"$'\n'
+  TPS=${TPS:-0} TXNS=${TXNS:-0} LAT=${LAT:-0}
 }
 
-THROUGHPUT=()
-throughput_opts() { THROUGHPUT=(-c "$CLIENTS" -j "$THREADS" -T "$SECONDS_PER_RUN"); }
-LATENCY=(-c 1 -j 1 -T "$LATENCY_SECONDS")
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-mean() { awk '{ s += $1; n++ } END { if (n) printf "%.1f", s / n; else print 0 }' <<<"$(printf '%s\n' "$@")"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {
+  if (a == "n/a" || b == "n/a" || b <= 0) print "n/a"; else printf "%.2f", a / b }'; }
+# median FORMAT VALUES...: the median, printf-formatted ("n/a" values ignored).
+median() {
+  local format=$1
+  shift
+  printf '%s\n' "$@" | grep -v '^n/a$' | sort -g |
+    awk -v f="$format\n" '{ v[NR] = $1 } END { if (!NR) print "n/a"
+      else printf f, (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 verdict() { awk -v r="$1" -v t="$2" -v op="$3" 'BEGIN {
+  if (r == "n/a") { printf "n/a"; exit }
   ok = (op == ">=") ? (r >= t) : (r <= t); printf "%s", ok ? "meets target" : "BELOW TARGET" }'; }
 
 SUMMARY=()
 summary() { SUMMARY+=("$*"); printf '%s\n' "$*"; }
 
 # ---------------------------------------------------------------------------
+# Sections 1 and 2: systems measured in turn, round after round.
+#
+# A system is a name; run_system knows its script, how to prepare its table
+# and how to count its jobs. FIG[mode,system,round] holds jobs/s.
 
-install_packages postgresql-15 postgresql-server-dev-15 postgresql-contrib g++ make
+declare -A FIG LABEL ESTIMATE
+LABEL=([insert]="plain INSERT" [insert_audit]="INSERT + audit" [enqueue]="enqueue"
+       [enqueue_quiet]="enq notify=off" [raw_claim]="raw pair" [raw_claim_audit]="raw pair+audit"
+       [claim]="queue, 1/txn" [raw_batch]="raw batch+audit" [batch]="queue batch")
+declare -A RATIO_LABEL=([insert_audit/insert]="audit/INSERT" [enqueue/insert]="enqueue/INSERT"
+  [enqueue_quiet/insert]="off/INSERT" [raw_claim_audit/raw_claim]="audit/raw"
+  [claim/raw_claim]="queue/raw" [claim/raw_claim_audit]="queue/raw+aud" [batch/raw_batch]="batch/raw")
+# Expected jobs/s, to pre-fill enough queued jobs that no run drains its table;
+# raised to what a run achieved.
+ESTIMATE=([raw_claim]=5000 [raw_claim_audit]=5000 [claim]=4000 [raw_batch]=60000 [batch]=40000)
+COMMIT_MODES=(on)
+((ASYNC == 0)) || COMMIT_MODES+=(off)
+
+# Every enqueue run starts from 1,000 queued jobs in a freshly truncated table.
+prepare_enqueue() {
+  if [[ $1 == queue ]]; then reset_queue; fill_queue 1000; else reset_raw; fill_raw 1000; fi
+}
+
+# Claims need queued jobs for the whole run: top the table up to 1.5× what the
+# system is expected to take, plus a margin.
+prepare_claims() {
+  local kind=$1 system=$2 need queued
+  need=$((ESTIMATE[$system] * SECONDS_PER_RUN * 3 / 2 + 10000))
+  queued=$(count_status "$kind" queued)
+  ((queued >= need)) && return
+  if [[ $kind == queue ]]; then fill_queue $((need - queued)); else fill_raw $((need - queued)); fi
+}
+
+# run_system SYSTEM MODE ROUND: one pgbench run; prints a line, fills FIG.
+run_system() {
+  local system=$1 mode=$2 round=$3 kind script options="" extra=() before after jobs note=""
+  case $system in
+    insert) kind=raw script=raw_insert.sql ;;
+    insert_audit) kind=raw script=raw_insert_audit.sql ;;
+    enqueue) kind=queue script=enqueue.sql ;;
+    enqueue_quiet) kind=queue script=enqueue.sql options="-c queue.notify=off" ;;
+    raw_claim) kind=raw script=raw_claim_complete.sql ;;
+    raw_claim_audit) kind=raw script=raw_claim_complete_audit.sql ;;
+    claim) kind=queue script=claim_complete.sql ;;
+    raw_batch) kind=raw script=raw_claim_batch.sql extra=(-D "batch=$BATCH") ;;
+    batch) kind=queue script=$BATCH_SCRIPT extra=(-D "batch=$BATCH") ;;
+    *) die "unknown system $system" ;;
+  esac
+  [[ $mode == off ]] && options+=" -c synchronous_commit=off"
+  if [[ $script == raw_insert* || $script == enqueue.sql ]]; then
+    prepare_enqueue "$kind"
+  else
+    prepare_claims "$kind" "$system"
+  fi
+  settle
+  before=$(count_status "$kind" completed)
+  pgb "$script" "$options" -c "$CLIENTS" -j "$THREADS" -T "$SECONDS_PER_RUN" "${extra[@]}"
+  after=$(count_status "$kind" completed)
+  if [[ -n ${ESTIMATE[$system]:-} ]]; then
+    # Jobs/s from the jobs that really reached completed, per transaction.
+    jobs=$(awk -v t="$TPS" -v n="$TXNS" -v d=$((after - before)) \
+      'BEGIN { if (n > 0) printf "%.1f", t * d / n; else print 0 }')
+    ((${jobs%.*} <= ESTIMATE[$system])) || ESTIMATE[$system]=${jobs%.*}
+    note=" ($((after - before)) jobs in $TXNS transactions)"
+  else
+    jobs=$(printf '%.1f' "$TPS")
+  fi
+  ((FAILED == 0)) || { note+="  FAILED, see above"; jobs=n/a; }
+  FIG[$mode,$system,$round]=$jobs
+  printf '    %-16s commit=%-3s %10s jobs/s  %8.3f ms/txn  (load avg %s)%s\n' "${LABEL[$system]}" \
+    "$mode" "$jobs" "$LAT" "$(cut -d' ' -f1 /proc/loadavg)" "$note"
+}
+
+# print_row MODE ROUND SYSTEMS... -- RATIOS...: one table row (ROUND may be
+# "median": then the medians of the figures and of the per-round ratios).
+print_row() {
+  local mode=$1 round=$2 system pair num den values=() r
+  shift 2
+  local row
+  row=$(printf '  %-6s %-4s' "$round" "$mode")
+  while [[ $1 != -- ]]; do
+    system=$1
+    shift
+    if [[ $round == median ]]; then
+      values=()
+      for ((r = 1; r <= ROUNDS; r++)); do values+=("${FIG[$mode,$system,$r]}"); done
+      row+=$(printf ' %15s' "$(median %.1f "${values[@]}")")
+    else
+      row+=$(printf ' %15s' "${FIG[$mode,$system,$round]}")
+    fi
+  done
+  shift
+  row+=" |"
+  for pair in "$@"; do
+    num=${pair%/*} den=${pair#*/}
+    if [[ $round == median ]]; then
+      values=()
+      for ((r = 1; r <= ROUNDS; r++)); do
+        values+=("$(ratio "${FIG[$mode,$num,$r]}" "${FIG[$mode,$den,$r]}")")
+      done
+      MEDIAN_RATIO[$mode,$pair]=$(median %.2f "${values[@]}")
+      row+=$(printf ' %14s' "${MEDIAN_RATIO[$mode,$pair]}")
+    else
+      row+=$(printf ' %14s' "$(ratio "${FIG[$mode,$num,$round]}" "${FIG[$mode,$den,$round]}")")
+    fi
+  done
+  printf '%s\n' "$row"
+}
+
+print_header() {
+  local system pair row
+  row=$(printf '  %-6s %-4s' round sync)
+  while [[ $1 != -- ]]; do row+=$(printf ' %15s' "${LABEL[$1]}"); shift; done
+  shift
+  row+=" |"
+  for pair in "$@"; do row+=$(printf ' %14s' "${RATIO_LABEL[$pair]}"); done
+  printf '%s\n' "$row"
+}
+
+declare -A MEDIAN_RATIO
+# run_group SYSTEMS... -- RATIOS...: the rounds, then the table with medians.
+# Each round starts one system further along the list, so that no system
+# always runs first (after the others' settle) or right after the same one.
+run_group() {
+  local args=("$@") systems=() system round mode i
+  for system in "$@"; do [[ $system == -- ]] && break; systems+=("$system"); done
+  for ((round = 1; round <= ROUNDS; round++)); do
+    echo "  -- round $round of $ROUNDS"
+    for ((i = 0; i < ${#systems[@]}; i++)); do
+      system=${systems[(i + round - 1) % ${#systems[@]}]}
+      for mode in "${COMMIT_MODES[@]}"; do run_system "$system" "$mode" "$round"; done
+    done
+    for mode in "${COMMIT_MODES[@]}"; do print_row "$mode" "$round" "${args[@]}"; done
+  done
+  echo
+  echo "  jobs/s per round (each ratio is a system over its baseline of the same round):"
+  print_header "${args[@]}"
+  for mode in "${COMMIT_MODES[@]}"; do
+    for ((round = 1; round <= ROUNDS; round++)); do print_row "$mode" "$round" "${args[@]}"; done
+    print_row "$mode" median "${args[@]}"
+  done
+}
+
+# The costliest statements since the last reset (BENCH_PROFILE=1).
+print_profile() {
+  ((PROFILE == 1)) || return 0
+  echo "  pg_stat_statements, top 12 by total time (nested statements included):"
+  psql_q -F ' | ' -c "SELECT lpad(calls::text, 8), lpad(round(mean_exec_time::numeric, 4)::text, 8) || ' ms',
+                             lpad(round(total_exec_time::numeric)::text, 7) || ' ms',
+                             left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+                        FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12" | sed 's/^/    /'
+  psql_q -c "SELECT pg_stat_statements_reset()" >/dev/null
+}
+
+section_enqueue() {
+  echo "== 1. enqueue, one job per transaction (each run starts with 1,000 queued jobs)"
+  ((PROFILE == 0)) || psql_q -c "SELECT pg_stat_statements_reset()" >/dev/null
+  run_group insert insert_audit enqueue enqueue_quiet -- \
+    insert_audit/insert enqueue/insert enqueue_quiet/insert
+  local mode r
+  for mode in "${COMMIT_MODES[@]}"; do
+    r=${MEDIAN_RATIO[$mode,enqueue/insert]}
+    summary "enqueue (notify on), synchronous_commit=$mode: median ${r}x of plain INSERT (target >= 0.85: $(verdict "$r" 0.85 ">="))"
+    summary "  notify off: ${MEDIAN_RATIO[$mode,enqueue_quiet/insert]}x; plain INSERT + audit row: ${MEDIAN_RATIO[$mode,insert_audit/insert]}x"
+  done
+  print_profile
+  echo
+}
+
+section_claim() {
+  echo "== 2. claim + complete, one job per transaction, and batches of $BATCH (jobs/s)"
+  if [[ $BATCH_SCRIPT == claim_batch_many.sql ]]; then
+    echo "  (queue batch: dequeue(w, $BATCH) then one queue.complete_many() in the same transaction)"
+  else
+    echo "  (queue batch: dequeue(w, $BATCH) then $BATCH queue.complete() calls in one statement;"
+    echo "   queue.complete_many(bigint[], text, jsonb[], integer[]) does not exist)"
+  fi
+  ((PROFILE == 0)) || psql_q -c "SELECT pg_stat_statements_reset()" >/dev/null
+  run_group raw_claim raw_claim_audit claim raw_batch batch -- \
+    raw_claim_audit/raw_claim claim/raw_claim claim/raw_claim_audit batch/raw_batch
+  local mode r values round b
+  for mode in "${COMMIT_MODES[@]}"; do
+    r=${MEDIAN_RATIO[$mode,claim/raw_claim]}
+    summary "claim + complete, synchronous_commit=$mode: median ${r}x of the raw pair (target >= 0.85: $(verdict "$r" 0.85 ">=")); ${MEDIAN_RATIO[$mode,claim/raw_claim_audit]}x of the raw pair with audit rows"
+    values=()
+    for ((round = 1; round <= ROUNDS; round++)); do values+=("${FIG[$mode,batch,$round]}"); done
+    b=$(median %.0f "${values[@]}")
+    summary "batch of $BATCH, synchronous_commit=$mode: median $b jobs/s (target >= 25000: $(verdict "$b" 25000 ">=")); ${MEDIAN_RATIO[$mode,batch/raw_batch]}x of the raw batch"
+  done
+  local left_q left_r
+  left_q=$(count_status queue queued) left_r=$(count_status raw queued)
+  echo "  (queued jobs left afterwards: queue $left_q, baseline $left_r)"
+  print_profile
+  echo
+}
+
+# ---------------------------------------------------------------------------
+# Section 3: wake-up latency, commit → LISTEN client.
+
+# wakeup LABEL JOB_TYPE [PAYLOAD]: one measurement; prints its line.
+wakeup() {
+  local label=$1 line
+  shift
+  line=$("$WORK/wakeup_latency" "$CONNINFO" "$WAKEUPS" "$WAKEUP_GAP_MS" "$@") ||
+    { summary "wake-up latency, $label: FAILED (no notifications?)"; return; }
+  local p50 p99 max woken missed early
+  p50=$(sed -E 's/.* p50=([^ ]+).*/\1/' <<<"$line") p99=$(sed -E 's/.* p99=([^ ]+).*/\1/' <<<"$line")
+  max=$(sed -E 's/.* max=([^ ]+).*/\1/' <<<"$line") woken=$(sed -E 's/.* woken=([^ ]+).*/\1/' <<<"$line")
+  missed=$(sed -E 's/.* missed=([^ ]+).*/\1/' <<<"$line") early=$(sed -E 's/.* early=([^ ]+).*/\1/' <<<"$line")
+  echo "    $line"
+  summary "wake-up latency, $label: p50 $p50 ms, p99 $p99 ms, max $max ms ($woken of $WAKEUPS woken, $missed missed, $early before the commit returned)"
+}
+
+section_wakeup() {
+  echo "== 3. wake-up latency: enqueue's commit returned → a LISTEN queue_jobs client notified"
+  echo "  ($WAKEUPS enqueues ${WAKEUP_GAP_MS} ms apart; the background worker running; ms, negative ="
+  echo "   the notification arrived before the enqueuing client saw its commit)"
+  reset_queue
+  fill_queue 1000
+  settle
+  wakeup "idle server" doubt
+  # Under load: pgbench enqueues doubt jobs meanwhile; the probe enqueues its
+  # own job type and waits for a notification naming it.
+  local seconds=$((WAKEUPS * (WAKEUP_GAP_MS + 40) / 1000 + 3))
+  PGOPTIONS="" "$PG_BIN/pgbench" -n -M prepared -h "$WORK" -p "$PORT" -U postgres \
+    -c "$CLIENTS" -j "$THREADS" -T "$seconds" -f "$SQL_DIR/enqueue.sql" postgres \
+    >"$WORK/load.out" 2>&1 &
+  LOAD_PID=$!
+  sleep 1
+  wakeup "under a $CLIENTS-client enqueue load" bench_probe bench_probe
+  wait "$LOAD_PID" || true
+  LOAD_PID=""
+  echo "    (the load: $(awk '/^tps = /{print $3; exit}' "$WORK/load.out") enqueues/s over ${seconds} s)"
+  echo
+}
+
+# ---------------------------------------------------------------------------
+# Section 4: latencies at scale.
+
+# latency NAME SCRIPT [pgbench options]: mean latency of one client, in ms.
+latency() {
+  local name=$1 script=$2
+  shift 2
+  pgb "$script" "" -c 1 -j 1 -T "$LATENCY_SECONDS" "$@"
+  printf '    %-34s %9.3f ms  (%.0f calls/s)%s\n' "$name" "$LAT" "$TPS" \
+    "$( ((FAILED == 0)) || echo "  FAILED")"
+}
+
+# in_server CALLS EXPRESSION: ms per evaluation of EXPRESSION (of a random id
+# r among the queued ones) over CALLS evaluations in one statement: the cost in
+# the server, without the client round trip.
+in_server() {
+  psql_q <<EOF
+SELECT clock_timestamp() AS t0 \gset
+SELECT count($2) FROM (SELECT 1 + floor(random() * $DEPTH_NOW)::bigint AS r
+                         FROM generate_series(1, $1)) AS ids \g /dev/null
+SELECT round((extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000 / $1)::numeric, 4);
+EOF
+}
+
+# Claim and complete $1 jobs, 1,000 per transaction, as worker bench-filler.
+finish_jobs() {
+  local batches=$(($1 / 1000)) i
+  for ((i = 0; i < batches; i++)); do
+    echo "WITH c AS MATERIALIZED (SELECT id, attempts FROM queue.dequeue('bench-filler', 1000))
+          SELECT count(*) FILTER (WHERE queue.complete(id, 'bench-filler', NULL, attempts)) FROM c;"
+  done | psql_q >/dev/null
+}
+
+section_scale() {
+  echo "== 4. latencies at scale (one client, mean of ${LATENCY_SECONDS} s of calls, ms, client round trip included)"
+  echo "  (processing jobs are held by an unregistered worker, so no tick recovers them)"
+  local what size t0
+  declare -A AT
+  reset_queue
+  local have=0
+  for size in 10000 "$DEEP"; do
+    t0=$SECONDS
+    fill_queue $((size - have))
+    have=$size
+    settle
+    echo "  -- $size queued (filled in $((SECONDS - t0)) s); ids 1..$size, all queued"
+    for what in position job_status raw_position; do
+      latency "$what @ $size" "$what.sql" -D lo=1 -D "hi=$size"
+      AT[$what,$size]=$LAT
+    done
+    DEPTH_NOW=$size
+    AT[position_server,$size]=$(in_server 20000 "queue.position(r)")
+    AT[job_status_server,$size]=$(in_server 20000 "(queue.job_status(r)).status")
+    printf '    %-34s %9.4f ms\n' "position, in the server" "${AT[position_server,$size]}" \
+      "job_status, in the server" "${AT[job_status_server,$size]}"
+  done
+  t0=$SECONDS
+  fill_queue $((FINISHED + 10000))
+  finish_jobs "$FINISHED"
+  local i
+  for ((i = 0; i < 10; i++)); do  # 10k processing, held by a worker that never ends them
+    echo "SELECT count(*) FROM queue.dequeue('bench-holder', 1000);"
+  done | psql_q >/dev/null
+  settle
+  echo "  -- $(count_status queue queued) queued, $(count_status queue completed) completed," \
+    "$(count_status queue processing) processing (built in $((SECONDS - t0)) s)"
+  latency "stats()" stats.sql
+  AT[stats]=$LAT
+  latency "tick() pass (nothing due)" tick.sql
+  AT[tick]=$LAT
+  local worst
+  for what in position job_status; do
+    worst=$(awk -v a="${AT[${what}_server,10000]}" -v b="${AT[${what}_server,$DEEP]}" \
+      'BEGIN { print (a > b ? a : b) }')
+    summary "$(printf '%-12s in the server: 10k queued %.4f ms, %s queued %.4f ms (target <= 0.1 ms: %s);' \
+      "$what()" "${AT[${what}_server,10000]}" "$DEEP" "${AT[${what}_server,$DEEP]}" \
+      "$(verdict "$worst" 0.1 "<=")")"
+    summary "$(printf '             with the client round trip: %.3f ms, %.3f ms' \
+      "${AT[$what,10000]}" "${AT[$what,$DEEP]}")"
+  done
+  summary "$(printf 'baseline count(*) of the rows ahead: 10k %.3f ms, %s %.3f ms' \
+    "${AT[raw_position,10000]}" "$DEEP" "${AT[raw_position,$DEEP]}")"
+  summary "$(printf 'stats() with %s queued, %s finished, 10k processing: %.3f ms (target <= 1 ms with 1M queued, 10M finished: %s)' \
+    "$DEEP" "$FINISHED" "${AT[stats]}" "$(verdict "${AT[stats]}" 1 "<=")")"
+  summary "$(printf 'tick() pass with %s queued, 10k processing: %.3f ms (target <= 10 ms with 1M queued: %s)' \
+    "$DEEP" "${AT[tick]}" "$(verdict "${AT[tick]}" 10 "<=")")"
+  echo
+}
+
+# ---------------------------------------------------------------------------
+# The soak.
+
+# soak LABEL [hold-snapshot]: a fresh backlog, then MINUTES of the mixed load.
+soak() {
+  local label=$1
+  shift
+  reset_queue
+  fill_queue "$SOAK_BACKLOG"
+  settle
+  echo "  -- $label"
+  "$WORK/soak_load" "$CONNINFO" "$SOAK_CLIENTS" "$SOAK_MINUTES" "$SOAK_FAIL_PERCENT" \
+    "$SOAK_POLL_EVERY" "$@" | tee "$WORK/soak.out"
+  SOAK_LINE=$(grep '^SOAK ' "$WORK/soak.out") || die "the soak driver failed"
+}
+
+field() { sed -E "s/.* $1=([^ ]+).*/\1/" <<<"$2"; }
+
+section_soak() {
+  echo "== soak: $SOAK_MINUTES minutes of mixed load, $SOAK_CLIENTS clients (enqueue; claim + complete or,"
+  echo "   $SOAK_FAIL_PERCENT% of the time, fail with a retry 1 s later; a position()/job_status() poll"
+  echo "   every $SOAK_POLL_EVERY cycles), $SOAK_BACKLOG jobs queued at the start, retention 1 minute,"
+  echo "   the background worker ticking every 1 s; sizes include indexes (and TOAST); unpruned ="
+  echo "   finished jobs past retention not yet pruned"
+  psql_q -c "UPDATE queue.settings SET retention = '1 minute', retry_delay = '1 second',
+                                        retry_backoff = 1, max_retry_delay = '1 second'"
+  soak "without a held snapshot"
+  local plain=$SOAK_LINE r
+  r=$(field ratio "$plain")
+  summary "soak: last minute $(field last "$plain") completed/s vs first $(field first "$plain") = ${r}x (target >= 0.95: $(verdict "$r" 0.95 ">=")); dequeue p99 $(field dequeue_p99 "$plain") ms"
+  if ((HOLD_SNAPSHOT == 1)); then
+    echo
+    soak "with a REPEATABLE READ transaction held open all along (vacuum can remove nothing)" \
+      hold-snapshot
+    local held=$SOAK_LINE
+    r=$(ratio "$(field mean "$held")" "$(field mean "$plain")")
+    summary "soak with a held snapshot: mean $(field mean "$held") completed/s = ${r}x of the soak without (target >= 0.8: $(verdict "$r" 0.8 ">=")); last/first $(field ratio "$held")x"
+    summary "  dequeue p99 with the held snapshot: $(field dequeue_p99 "$held") ms (target < 10 ms: $(verdict "$(field dequeue_p99 "$held")" 10 "<="))"
+  fi
+  echo
+}
+
+# ---------------------------------------------------------------------------
+
+build_helper() {
+  g++ -std=c++17 -O2 -o "$WORK/$1" "$BENCH_DIR/$1.cpp" -I"$("$PG_BIN/pg_config" --includedir)" \
+    -L"$("$PG_BIN/pg_config" --libdir)" -lpq -pthread
+}
+
+install_packages postgresql-15 postgresql-server-dev-15 postgresql-contrib libpq-dev g++ make
 build_and_install "${BENCH_SKIP_BUILD:-0}"
-start_cluster queue-bench "$FIRST_PORT" <<'CONF'
-queue.enabled = off
-queue.notify = off
-synchronous_commit = off
+preload=queue
+((PROFILE == 0)) || preload=queue,pg_stat_statements
+start_cluster queue-bench "$FIRST_PORT" <<CONF
+shared_preload_libraries = '$preload'
+$( ((PROFILE == 0)) || echo "pg_stat_statements.track = all")
+queue.enabled = on
+queue.database = 'postgres'
 shared_buffers = 1GB
 max_wal_size = 8GB
 checkpoint_timeout = 30min
 max_connections = 50
 CONF
+CONNINFO="host=$WORK port=$PORT dbname=postgres user=postgres"
+build_helper wakeup_latency
+build_helper soak_load
 setup_schema
-throughput_opts
+if [[ $(psql_q -c "SELECT to_regprocedure('queue.complete_many(bigint[], text, jsonb[], integer[])') IS NOT NULL") == t ]]; then
+  BATCH_SCRIPT=claim_batch_many.sql
+else
+  BATCH_SCRIPT=claim_batch.sql
+  [[ $(psql_q -c "SELECT count(*) FROM pg_proc WHERE proname = 'complete_many'
+                   AND pronamespace = 'queue'::regnamespace") == 0 ]] ||
+    log "bench: queue.complete_many exists but not as (bigint[], text, jsonb[], integer[]); using complete()"
+fi
 
 cpu=$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)
+commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[[ -z $(git -C "$REPO" status --porcelain -- src include 2>/dev/null) ]] || commit+=" (src/include modified)"
+if [[ ${BENCH_SKIP_BUILD:-0} == 1 ]]; then
+  built="the extension as installed in $("$PG_BIN/pg_config" --pkglibdir) (build skipped; checkout $commit)"
+else
+  built="the extension built from checkout $commit"
+fi
 cat <<EOF
-queue benchmark — $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
-machine: $(nproc) CPUs ($cpu), $(awk '/MemTotal/{printf "%.0f GB", $2/1048576}' /proc/meminfo) RAM
-server:  $("$PG_BIN/postgres" --version), throwaway cluster on port $PORT
-         shared_buffers=1GB, max_wal_size=8GB, synchronous_commit=off (applies to queue and
-         baseline alike: the figures compare CPU cost, not fsync latency), queue.enabled=off
-         (no background ticks), queue.notify=off unless stated
-pgbench: -M prepared; throughput runs -c $CLIENTS -j $THREADS -T $SECONDS_PER_RUN, $ROUNDS alternating rounds
-         per pair (mean tps reported); latency runs -c 1 -j 1 -T $LATENCY_SECONDS (mean latency)
-limits:  settings.max_concurrent=100000, resources.manim=100000; job mix 30% doubt/40%
-         topic_short/30% daily_ca, 20% manim; workers unregistered (w<client id>)
+queue benchmark — $(date -u '+%Y-%m-%d %H:%M UTC'), $built
+machine: $(nproc) CPUs ($cpu), $(awk '/MemTotal/{printf "%.0f GB", $2/1048576}' /proc/meminfo) RAM, load average $(cut -d' ' -f1-3 /proc/loadavg)
+server:  $("$PG_BIN/postgres" --version) from $PG_BIN, throwaway cluster on port $PORT
+         fsync=on, synchronous_commit=on (durable commits; BENCH_ASYNC=1 adds a synchronous_commit=off
+         column), shared_buffers=1GB, max_wal_size=8GB, queue.enabled=on (background worker,
+         tick every 1 s), queue.notify=on unless stated; no LISTEN client during throughput runs
+pgbench: -M prepared -c $CLIENTS -j $THREADS -T $SECONDS_PER_RUN per system per round, $ROUNDS rounds, systems in turn;
+         before every run: VACUUM ANALYZE of the four tables and a CHECKPOINT
+limits:  settings.max_concurrent=100000, resources.manim=100000; job mix 30% doubt/40% topic_short/
+         30% daily_ca, 20% manim; pgbench clients are registered workers w0..w$((CLIENTS - 1)) (capacity 10000)
 
 EOF
 
-# --- 1. enqueue vs INSERT, notify off/on; every run starts at 1k queued -----
-echo "== 1. enqueue vs plain INSERT (each run starts with 1,000 queued jobs)"
-enq=() raw=() notify=() audit=()
-for ((round = 1; round <= ROUNDS; round++)); do
-  reset_raw; fill_raw 1000; settle
-  pgb "raw INSERT (round $round)" raw_insert.sql "${THROUGHPUT[@]}"; raw+=("$TPS")
-  reset_raw; fill_raw 1000; settle
-  pgb "raw INSERT + audit row (round $round)" raw_insert_audit.sql "${THROUGHPUT[@]}"; audit+=("$TPS")
-  reset_queue; fill_queue 1000; settle
-  pgb "queue.enqueue, notify off (round $round)" enqueue.sql "${THROUGHPUT[@]}"; enq+=("$TPS")
-  reset_queue; fill_queue 1000; settle
-  PGOPTIONS="-c queue.notify=on" pgb "queue.enqueue, notify on (round $round)" enqueue.sql "${THROUGHPUT[@]}"
-  notify+=("$TPS")
-done
-ENQ=$(mean "${enq[@]}") RAW=$(mean "${raw[@]}") NOTIFY=$(mean "${notify[@]}") AUDIT=$(mean "${audit[@]}")
-r=$(ratio "$ENQ" "$RAW")
-summary "enqueue: $ENQ tps vs raw insert $RAW tps = ${r}x (target >= 0.85: $(verdict "$r" 0.85 ">="))"
-summary "  (diagnostic) raw insert + audit row: $AUDIT tps = $(ratio "$AUDIT" "$RAW")x of raw insert; enqueue = $(ratio "$ENQ" "$AUDIT")x of it"
-echo
-
-# --- 2. claim + complete, batch claims --------------------------------------
-echo "== 2. claim + complete (one job per transaction) and batch claims"
-# Enough queued jobs that no run drains its table: 15k jobs/s of headroom.
-need=$((15000 * SECONDS_PER_RUN))
-reset_queue; reset_raw
-fill_queue "$need"; fill_raw "$need"
-topup() {  # keep both tables at least $need queued jobs deep
-  local q r
-  q=$(queued_queue); r=$(queued_raw)
-  ((q >= need)) || fill_queue $((need - q))
-  ((r >= need)) || fill_raw $((need - r))
-}
-claim=() rawclaim=() b1=() b10=() generic=()
-for ((round = 1; round <= ROUNDS; round++)); do
-  topup; settle
-  pgb "raw SKIP LOCKED claim+complete (round $round)" raw_claim_complete.sql "${THROUGHPUT[@]}"; rawclaim+=("$TPS")
-  topup; settle
-  pgb "dequeue(w,1)+complete (round $round)" claim_complete.sql "${THROUGHPUT[@]}"; claim+=("$TPS")
-  # Diagnostic: the same with the server's plan cache forced to generic plans.
-  topup; settle
-  PGOPTIONS="-c plan_cache_mode=force_generic_plan" \
-    pgb "  same, plan_cache_mode=force_generic_plan" claim_complete.sql "${THROUGHPUT[@]}"; generic+=("$TPS")
-done
-for ((round = 1; round <= ROUNDS; round++)); do
-  topup; settle
-  pgb "batch: dequeue(w,1)+complete, txn/s (round $round)" claim_batch.sql "${THROUGHPUT[@]}" -D batch=1; b1+=("$TPS")
-  topup; settle
-  pgb "batch: dequeue(w,10)+complete, txn/s (round $round)" claim_batch.sql "${THROUGHPUT[@]}" -D batch=10
-  b10+=("$(awk -v t="$TPS" 'BEGIN { printf "%.1f", t * 10 }')")
-done
-left_q=$(queued_queue) left_r=$(queued_raw)
-CLAIM=$(mean "${claim[@]}") RAWCLAIM=$(mean "${rawclaim[@]}") GENERIC=$(mean "${generic[@]}")
-B1=$(mean "${b1[@]}") B10=$(mean "${b10[@]}")
-if ((left_q > 0 && left_r > 0)); then
-  echo "  (queued jobs left afterwards: queue $left_q, baseline $left_r: neither side ran dry)"
+if [[ -n $SOAK_MINUTES ]]; then
+  section_soak
 else
-  echo "  WARNING: a side ran dry (queued left: queue $left_q, baseline $left_r); raise the pre-fill"
+  [[ ,$SECTIONS, == *,enqueue,* ]] && section_enqueue
+  [[ ,$SECTIONS, == *,claim,* ]] && section_claim
+  [[ ,$SECTIONS, == *,wakeup,* ]] && section_wakeup
+  [[ ,$SECTIONS, == *,scale,* ]] && section_scale
 fi
-r=$(ratio "$CLAIM" "$RAWCLAIM")
-summary "claim+complete: $CLAIM tps vs raw SKIP LOCKED $RAWCLAIM tps = ${r}x (target >= 0.75: $(verdict "$r" 0.75 ">="))"
-summary "  (diagnostic) with plan_cache_mode=force_generic_plan: $GENERIC tps = $(ratio "$GENERIC" "$RAWCLAIM")x of raw"
-r=$(ratio "$B10" "$B1")
-summary "batch claim: dequeue(w,10) $B10 jobs/s vs dequeue(w,1) $B1 jobs/s = ${r}x (target >= 2: $(verdict "$r" 2 ">="))"
-echo
-
-# --- 3. positions, job_status, stats at 10k / 100k / 1M queued ---------------
-echo "== 3. position / job_status / stats latency by queue depth (all jobs queued, random ids)"
-reset_queue
-declare -A LAT_AT
-have=0
-for size in 10000 100000 1000000; do
-  t0=$(date +%s)
-  fill_queue $((size - have)); have=$size
-  settle
-  echo "  -- $size queued (filled in $(($(date +%s) - t0)) s)"
-  for what in position job_status stats raw_position; do
-    pgb "$what @ $size" $what.sql "${LATENCY[@]}" -D lo=1 -D hi="$size"
-    LAT_AT[$what,$size]=$LAT
-  done
-done
-for what in position job_status stats raw_position; do
-  label=$what
-  [[ $what == raw_position ]] && label="baseline count(*) ahead"
-  summary "$(printf '%-24s latency ms: 10k %7.3f | 100k %7.3f | 1M %8.3f | growth 1M/10k = %sx' \
-    "$label" "${LAT_AT[$what,10000]}" "${LAT_AT[$what,100000]}" "${LAT_AT[$what,1000000]}" \
-    "$(ratio "${LAT_AT[$what,1000000]}" "${LAT_AT[$what,10000]}")")"
-done
-for size in 10000 100000 1000000; do
-  summary "$(printf 'position @ %-8s %7.3f ms vs baseline count(*) ahead %8.3f ms = %sx faster' "$size" \
-    "${LAT_AT[position,$size]}" "${LAT_AT[raw_position,$size]}" \
-    "$(ratio "${LAT_AT[raw_position,$size]}" "${LAT_AT[position,$size]}")")"
-done
-echo
-
-# --- 4. enqueue at 1M queued -------------------------------------------------
-echo "== 4. enqueue with 1,000,000 queued jobs (compare with section 1: 1,000 queued)"
-big=()
-for ((round = 1; round <= ROUNDS; round++)); do
-  settle
-  pgb "queue.enqueue @ 1M queued (round $round)" enqueue.sql "${THROUGHPUT[@]}"; big+=("$TPS")
-done
-# The same for the baseline: how much of any slow-down is the bigger table.
-reset_raw; fill_raw 1000000
-bigraw=()
-for ((round = 1; round <= ROUNDS; round++)); do
-  settle
-  pgb "raw INSERT @ 1M rows (round $round)" raw_insert.sql "${THROUGHPUT[@]}"; bigraw+=("$TPS")
-done
-BIG=$(mean "${big[@]}") BIGRAW=$(mean "${bigraw[@]}")
-r=$(ratio "$BIG" "$ENQ")
-summary "enqueue @1M queued: $BIG tps vs @1k queued $ENQ tps = ${r}x (target within 10%: $(verdict "$r" 0.90 ">="))"
-summary "  (diagnostic) raw insert @1M rows: $BIGRAW tps vs @1k rows $RAW tps = $(ratio "$BIGRAW" "$RAW")x"
-r=$(ratio "$NOTIFY" "$ENQ")
-summary "enqueue notify on: $NOTIFY tps vs notify off $ENQ tps = ${r}x (no listener connected)"
-echo
 
 echo "== summary"
 printf '%s\n' "${SUMMARY[@]}"

@@ -1,0 +1,290 @@
+// bench/soak_load.cpp: a steady mixed load on the queue for some minutes, with
+// a table per minute, to show decay and bloat.
+//
+//   soak_load CONNINFO CLIENTS MINUTES FAIL_PERCENT POLL_EVERY [hold-snapshot]
+//
+// Each of CLIENTS threads (one connection each, worker id soak-<n>, registered)
+// repeats one cycle:
+//   - an app enqueues a job (autocommit) of the usual mix: 30% doubt, 40%
+//     topic_short, 30% daily_ca, 20% of them Manim renders. It skips the
+//     enqueue FAIL_PERCENT% of the time, because every failed attempt comes
+//     back later as a retry: so the backlog stays about where it started;
+//   - a render worker claims one job and ends it in one transaction:
+//     BEGIN; dequeue(w, 1); complete(id, w, NULL, attempt) or, FAIL_PERCENT%
+//     of the time, fail(id, w, error, true, attempt); COMMIT;
+//   - every POLL_EVERY cycles a student polls position() or job_status() of
+//     one of the jobs this client enqueued lately.
+// The background worker (queue.enabled) ticks meanwhile: releases retries,
+// prunes finished jobs past settings.retention.
+//
+// With "hold-snapshot", one more session holds a REPEATABLE READ transaction
+// (a snapshot) open from the start to the end, so vacuum can remove nothing.
+//
+// Every minute it prints: claims completed/s, enqueues/s, fails/s, claims that
+// found nothing, dequeue latency p50/p99 (the dequeue statement alone, not the
+// commit), position/job_status p99, jobs queued (stats()), finished jobs past
+// settings.retention not pruned yet, and the size of queue.jobs and
+// queue.job_events with their indexes (pg_total_relation_size).
+// The last line is for bench/run.sh:
+//   SOAK first=<completed/s> last=<completed/s> ratio=<last/first> mean=<completed/s>
+//        dequeue_p99=<ms over the whole soak>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <libpq-fe.h>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+[[noreturn]] void Die(const char* what, PGconn* conn) {
+  std::fprintf(stderr, "soak_load: %s: %s", what, conn ? PQerrorMessage(conn) : "\n");
+  std::exit(1);
+}
+
+PGconn* Connect(const char* conninfo) {
+  PGconn* conn = PQconnectdb(conninfo);
+  if (PQstatus(conn) != CONNECTION_OK) Die("connect", conn);
+  return conn;
+}
+
+// Run a statement; the result must be a command or rows. Caller clears.
+PGresult* Run(PGconn* conn, const char* sql) {
+  PGresult* res = PQexec(conn, sql);
+  ExecStatusType status = PQresultStatus(res);
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) Die(sql, conn);
+  return res;
+}
+
+void Exec(PGconn* conn, const char* sql) { PQclear(Run(conn, sql)); }
+
+PGresult* RunPrepared(PGconn* conn, const char* name, int n, const char* const* params) {
+  PGresult* res = PQexecPrepared(conn, name, n, params, nullptr, nullptr, 0);
+  if (PQresultStatus(res) != PGRES_TUPLES_OK) Die(name, conn);
+  return res;
+}
+
+void Prepare(PGconn* conn, const char* name, const char* sql) {
+  PGresult* res = PQprepare(conn, name, sql, 0, nullptr);
+  if (PQresultStatus(res) != PGRES_COMMAND_OK) Die(name, conn);
+  PQclear(res);
+}
+
+double Millis(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+double Percentile(std::vector<double> values, double p) {
+  if (values.empty()) return NAN;
+  std::sort(values.begin(), values.end());
+  size_t rank = static_cast<size_t>(std::ceil(p * values.size()));
+  return values[std::clamp<size_t>(rank, 1, values.size()) - 1];
+}
+
+// What the clients did since the last minute's line.
+struct Tally {
+  long enqueued = 0, completed = 0, failed = 0, empty = 0, polls = 0;
+  std::vector<double> dequeue_ms, poll_ms;
+
+  void Add(const Tally& other) {
+    enqueued += other.enqueued;
+    completed += other.completed;
+    failed += other.failed;
+    empty += other.empty;
+    polls += other.polls;
+    dequeue_ms.insert(dequeue_ms.end(), other.dequeue_ms.begin(), other.dequeue_ms.end());
+    poll_ms.insert(poll_ms.end(), other.poll_ms.begin(), other.poll_ms.end());
+  }
+};
+
+struct Client {
+  std::mutex mutex;
+  Tally tally;  // guarded by mutex; taken by the reporter each minute
+};
+
+std::atomic<bool> stopping{false};
+
+void RunClient(const char* conninfo, int n, int fail_percent, int poll_every, Client* client) {
+  PGconn* conn = Connect(conninfo);
+  std::string worker = "soak-" + std::to_string(n);
+  const char* worker_param[1] = {worker.c_str()};
+  Prepare(conn, "enqueue",
+          "SELECT queue.enqueue($1, jsonb_build_object('topic', $2::int, 'lang', 'en'),"
+          " 'student-' || $2, NULL, $3)");
+  Prepare(conn, "dequeue", "SELECT id, attempts FROM queue.dequeue($1, 1)");
+  Prepare(conn, "complete", "SELECT queue.complete($1, $2, NULL, $3)");
+  Prepare(conn, "fail", "SELECT queue.fail($1, $2, 'render crashed (soak)', true, $3)");
+  Prepare(conn, "position", "SELECT queue.position($1)");
+  Prepare(conn, "job_status", "SELECT status FROM queue.job_status($1)");
+
+  std::mt19937_64 random(n * 7919 + 1);
+  std::uniform_int_distribution<int> percent(0, 99);
+  std::vector<std::string> recent;  // ids this client enqueued lately
+  size_t next_recent = 0;
+  for (long cycle = 0; !stopping.load(std::memory_order_relaxed); cycle++) {
+    Tally done;
+    if (percent(random) >= fail_percent) {
+      int mix = percent(random) % 10;
+      const char* job_type = mix < 3 ? "doubt" : mix < 7 ? "topic_short" : "daily_ca";
+      const char* resource = (mix == 5 || mix == 9) ? "manim" : nullptr;
+      std::string topic = std::to_string(random() % 500);
+      const char* params[3] = {job_type, topic.c_str(), resource};
+      PGresult* res = RunPrepared(conn, "enqueue", 3, params);
+      std::string id = PQgetvalue(res, 0, 0);
+      PQclear(res);
+      if (recent.size() < 64)
+        recent.push_back(id);
+      else
+        recent[next_recent++ % recent.size()] = id;
+      done.enqueued++;
+    }
+
+    Exec(conn, "BEGIN");
+    Clock::time_point start = Clock::now();
+    PGresult* claim = RunPrepared(conn, "dequeue", 1, worker_param);
+    done.dequeue_ms.push_back(Millis(Clock::now() - start));
+    if (PQntuples(claim) == 0) {
+      done.empty++;
+    } else {
+      const char* params[3] = {PQgetvalue(claim, 0, 0), worker.c_str(), PQgetvalue(claim, 0, 1)};
+      bool fail = percent(random) < fail_percent;
+      PGresult* end = RunPrepared(conn, fail ? "fail" : "complete", 3, params);
+      if (fail)
+        done.failed++;
+      else if (std::strcmp(PQgetvalue(end, 0, 0), "t") == 0)
+        done.completed++;
+      PQclear(end);
+    }
+    PQclear(claim);
+    Exec(conn, "COMMIT");
+
+    if (poll_every > 0 && cycle % poll_every == 0 && !recent.empty()) {
+      // A job pruned meanwhile is unknown to job_status(): that error is fine here.
+      const char* params[1] = {recent[random() % recent.size()].c_str()};
+      const char* name = cycle / poll_every % 2 ? "position" : "job_status";
+      start = Clock::now();
+      PQclear(PQexecPrepared(conn, name, 1, params, nullptr, nullptr, 0));
+      done.poll_ms.push_back(Millis(Clock::now() - start));
+      done.polls++;
+    }
+
+    std::lock_guard<std::mutex> lock(client->mutex);
+    client->tally.Add(done);
+  }
+  PQfinish(conn);
+}
+
+// Sizes and depth, as the reporter's session sees them now. Overdue: finished
+// jobs past settings.retention that pruning has not removed yet.
+struct Sizes {
+  double jobs_mb, events_mb;
+  long queued, overdue;
+};
+
+Sizes Measure(PGconn* monitor) {
+  PGresult* res = Run(monitor,
+                      "SELECT pg_total_relation_size('queue.jobs') / 1048576.0,"
+                      " pg_total_relation_size('queue.job_events') / 1048576.0,"
+                      " (SELECT queued FROM queue.stats()),"
+                      " (SELECT count(*) FROM queue.jobs"
+                      "   WHERE finished_at < now() - (SELECT retention FROM queue.settings))");
+  Sizes sizes{std::atof(PQgetvalue(res, 0, 0)), std::atof(PQgetvalue(res, 0, 1)),
+              std::atol(PQgetvalue(res, 0, 2)), std::atol(PQgetvalue(res, 0, 3))};
+  PQclear(res);
+  return sizes;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 6 || argc > 7 || (argc == 7 && std::strcmp(argv[6], "hold-snapshot") != 0)) {
+    std::fprintf(stderr,
+                 "usage: %s CONNINFO CLIENTS MINUTES FAIL_PERCENT POLL_EVERY [hold-snapshot]\n",
+                 argv[0]);
+    return 2;
+  }
+  const char* conninfo = argv[1];
+  int clients = std::atoi(argv[2]);
+  int minutes = std::atoi(argv[3]);
+  int fail_percent = std::atoi(argv[4]);
+  int poll_every = std::atoi(argv[5]);
+  bool hold_snapshot = argc == 7;
+
+  PGconn* monitor = Connect(conninfo);
+  // Register the render workers before any claims (capacity: never the limit).
+  for (int n = 0; n < clients; n++) {
+    std::string sql = "SELECT queue.register_worker('soak-" + std::to_string(n) + "', NULL, 10000)";
+    Exec(monitor, sql.c_str());
+  }
+  PGconn* holder = nullptr;
+  if (hold_snapshot) {
+    holder = Connect(conninfo);
+    Exec(holder, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+    Exec(holder, "SELECT count(*) FROM queue.settings");  // takes the snapshot
+  }
+
+  Sizes sizes = Measure(monitor);
+  std::printf(
+      "  minute | completed/s | enqueued/s | failed/s | empty claims | dequeue p50 ms |"
+      " p99 ms | poll p99 ms | queued | unpruned | jobs MB | events MB\n");
+  std::printf(
+      "  %6s | %11s | %10s | %8s | %12s | %14s | %6s | %11s | %6ld | %8ld | %7.1f | %9.1f\n",
+      "start", "", "", "", "", "", "", "", sizes.queued, sizes.overdue, sizes.jobs_mb,
+      sizes.events_mb);
+  std::fflush(stdout);
+
+  std::vector<Client> state(clients);
+  std::vector<std::thread> threads;
+  for (int n = 0; n < clients; n++)
+    threads.emplace_back(RunClient, conninfo, n, fail_percent, poll_every, &state[n]);
+
+  std::vector<double> per_minute;
+  std::vector<double> all_dequeue_ms;
+  Clock::time_point start = Clock::now(), last = start;
+  for (int minute = 1; minute <= minutes; minute++) {
+    std::this_thread::sleep_until(start + std::chrono::minutes(minute));
+    Tally tally;
+    for (Client& client : state) {
+      std::lock_guard<std::mutex> lock(client.mutex);
+      tally.Add(client.tally);
+      client.tally = Tally();
+    }
+    Clock::time_point now = Clock::now();
+    double seconds = std::chrono::duration<double>(now - last).count();
+    last = now;
+    sizes = Measure(monitor);
+    double completed = tally.completed / seconds;
+    per_minute.push_back(completed);
+    all_dequeue_ms.insert(all_dequeue_ms.end(), tally.dequeue_ms.begin(), tally.dequeue_ms.end());
+    std::printf(
+        "  %6d | %11.1f | %10.1f | %8.1f | %12ld | %14.3f | %6.2f | %11.3f | %6ld | %8ld |"
+        " %7.1f | %9.1f\n",
+        minute, completed, tally.enqueued / seconds, tally.failed / seconds, tally.empty,
+        Percentile(tally.dequeue_ms, 0.5), Percentile(tally.dequeue_ms, 0.99),
+        Percentile(tally.poll_ms, 0.99), sizes.queued, sizes.overdue, sizes.jobs_mb,
+        sizes.events_mb);
+    std::fflush(stdout);
+  }
+  stopping = true;
+  for (std::thread& thread : threads) thread.join();
+  if (holder != nullptr) {
+    Exec(holder, "COMMIT");
+    PQfinish(holder);
+  }
+  PQfinish(monitor);
+
+  double mean = 0;
+  for (double x : per_minute) mean += x / per_minute.size();
+  std::printf("SOAK first=%.1f last=%.1f ratio=%.2f mean=%.1f dequeue_p99=%.3f\n",
+              per_minute.front(), per_minute.back(), per_minute.back() / per_minute.front(), mean,
+              Percentile(all_dequeue_ms, 0.99));
+  return 0;
+}
