@@ -45,7 +45,7 @@ SavedPlan held_by = {
     nullptr};
 
 // $3 the attempt (NULL: any). Found by id, its status compared as text (see
-// complete_job in complete.cpp).
+// complete_jobs in complete.cpp).
 SavedPlan lock_held_attempt = {
     "SELECT attempts, max_attempts, cancel_requested, worker_role FROM queue.jobs"
     " WHERE id = $1 AND status::text = 'processing' AND worker_id = $2"

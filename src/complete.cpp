@@ -22,30 +22,12 @@ namespace {
 constexpr int kMaxJobsPerCall = 1000;
 constexpr const char* kResultHint = "Store large output elsewhere and return a reference.";
 
-// The job is found by its id. Its status is compared as text on purpose: a
+// Complete the listed jobs ($1, with $3 results and $4 attempts; NULL arrays
+// stand for all NULL) that worker $2 holds: complete() passes one of each.
+// Each job is found by its id. Its status is compared as text on purpose: a
 // plain "status = 'processing'" lets the planner pick the small partial index
 // on worker_id instead, whose dead entries a long transaction elsewhere keeps.
-//
-// $4 the attempt (NULL: any), $5 the calling role, $6 whether it is a queue_admin.
-SavedPlan complete_job = {
-    "WITH done AS ("
-    "  UPDATE queue.jobs SET status = 'completed', result = $3, finished_at = now(),"
-    "    deadline = NULL"
-    "  WHERE id = $1 AND status::text = 'processing' AND worker_id = $2"
-    "    AND ($4::int4 IS NULL OR attempts = $4)"
-    "    AND ($6 OR worker_role IS NULL OR pg_has_role($5, worker_role, 'USAGE'))"
-    "  RETURNING id, job_type, worker_id,"
-    "    (extract(epoch FROM now() - started_at) * 1000000)::int8 AS run_micros),"
-    " logged AS ("
-    "  INSERT INTO queue.job_events (job_id, from_status, to_status, worker_id)"
-    "  SELECT id, 'processing', 'completed', worker_id FROM done)"
-    "SELECT job_type, run_micros FROM done",
-    6,
-    {INT8OID, TEXTOID, JSONBOID, INT4OID, OIDOID, BOOLOID},
-    nullptr};
-
-// The same for arrays of ids, results and attempts ($1, $3, $4; NULL arrays
-// stand for all NULL), found by id the same way.
+// $5 the calling role, $6 whether it is a queue_admin.
 SavedPlan complete_jobs = {
     "WITH input AS ("
     "  SELECT * FROM unnest($1::int8[], $3::jsonb[], $4::int4[]) AS i(id, result, attempt)),"
@@ -88,19 +70,33 @@ void RecordCompletions(uint64 completed) {
   if (completed > 0) RecordMinuteStats(stats);
 }
 
+// A one-element array of `value`, or 0 (passed as NULL) when the value is NULL.
+Datum OneElementArray(bool isnull, Datum value, Oid element_type) {
+  if (isnull) return 0;
+  int16 length;
+  bool by_value;
+  char align;
+  get_typlenbyvalalign(element_type, &length, &by_value, &align);
+  return PointerGetDatum(construct_array(&value, 1, element_type, length, by_value, align));
+}
+
 Datum Complete(FunctionCallInfo fcinfo) {
   const Config& config = RefreshConfig();
   int64 job_id = RequiredJobId(fcinfo, 0);
   char* worker_id = RequiredText(fcinfo, 1, "worker_id", kMaxIdLength);
   if (!PG_ARGISNULL(2))
     RequireDocumentSize(PG_GETARG_DATUM(2), "result", config.max_payload_bytes, kResultHint);
-  Datum args[6] = {Int64GetDatum(job_id), CStringGetTextDatum(worker_id),
-                   PG_ARGISNULL(2) ? 0 : PG_GETARG_DATUM(2), 0,
-                   ObjectIdGetDatum(CallingRole()), BoolGetDatum(CallerIsQueueAdmin())};
-  char nulls[6] = {' ', ' ', PG_ARGISNULL(2) ? 'n' : ' ', ' ', ' ', ' '};
-  args[3] = OptionalAttempt(fcinfo, 3, &nulls[3]);
+  char attempt_null;
+  Datum attempt = OptionalAttempt(fcinfo, 3, &attempt_null);
+  Datum args[6] = {Int64ArrayDatum(&job_id, 1),
+                   CStringGetTextDatum(worker_id),
+                   OneElementArray(PG_ARGISNULL(2), PG_GETARG_DATUM(2), JSONBOID),
+                   OneElementArray(attempt_null == 'n', attempt, INT4OID),
+                   ObjectIdGetDatum(CallingRole()),
+                   BoolGetDatum(CallerIsQueueAdmin())};
+  char nulls[6] = {' ', ' ', args[2] ? ' ' : 'n', args[3] ? ' ' : 'n', ' ', ' '};
   SpiConnect();
-  bool completed = SpiRun(complete_job, args, nulls, SPI_OK_SELECT) == 1;
+  bool completed = SpiRun(complete_jobs, args, nulls, SPI_OK_SELECT) == 1;
   if (completed)
     RecordCompletions(1);
   else
