@@ -38,6 +38,13 @@ SELECT array_agg(id ORDER BY id) AS held FROM queue.dequeue('farm-1', 2) \gset
 SELECT queue.complete_many(ARRAY[(:'held'::int8[])[1], (:'held'::int8[])[2], 999999], 'farm-1',
        attempts => ARRAY[1, 7, NULL]) AS completed_of_three;
 RESET ROLE;
+-- A repeated id is one result: completed once, never counted as refused.
+SELECT refused_results AS refused_before_repeat FROM queue.stats() \gset
+SET ROLE regress_farm1;
+SELECT id AS repeated FROM queue.dequeue('farm-1') \gset
+SELECT queue.complete_many(ARRAY[:repeated, :repeated]::int8[], 'farm-1') AS completed_of_repeated;
+RESET ROLE;
+SELECT refused_results - :refused_before_repeat AS refused_for_repeat FROM queue.stats();
 
 -- Another role cannot complete farm-1's attempt (42501), nor can a bad call.
 SET ROLE regress_farm2;

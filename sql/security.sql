@@ -128,8 +128,12 @@ SELECT qt.try($$SELECT queue.drain_worker('box-1')$$);
 SELECT qt.try($$SELECT queue.dequeue('box-1')$$);
 SELECT qt.try(format('SELECT queue.complete(%s, %L, %L)', :adhoc_job, 'adhoc', '{"forged": true}'));
 SELECT qt.try(format('SELECT queue.fail(%s, %L, %L)', :adhoc_job, 'adhoc', 'forged'));
+-- Nor can bob register the id alice runs jobs under without registering it,
+-- which would lock her out of it and let her running job be recovered.
+SELECT qt.try($$SELECT queue.register_worker('adhoc')$$);
 RESET ROLE;
 SELECT capacity, state, owner FROM queue.workers WHERE worker_id = 'box-1';
+SELECT count(*) AS adhoc_registered FROM queue.workers WHERE worker_id = 'adhoc';
 SELECT status, result FROM queue.jobs WHERE id = :adhoc_job;
 -- The role that claimed it, and an admin, may end it.
 SET ROLE regress_boss;

@@ -15,6 +15,9 @@
 #include "queue/ledger.hpp"
 #include "queue/spi.hpp"
 
+#include <algorithm>
+#include <vector>
+
 namespace queue {
 
 namespace {
@@ -105,6 +108,14 @@ Datum Complete(FunctionCallInfo fcinfo) {
   PG_RETURN_BOOL(completed);
 }
 
+// How many different job ids a list names (a repeated id is one result).
+int64 DistinctIds(const ArrayElements& ids) {
+  std::vector<int64> sorted(ids.count);
+  for (int i = 0; i < ids.count; i++) sorted[i] = DatumGetInt64(ids.values[i]);
+  std::sort(sorted.begin(), sorted.end());
+  return std::unique(sorted.begin(), sorted.end()) - sorted.begin();
+}
+
 // An optional array argument that must have one element per job.
 void RequireSameLength(FunctionCallInfo fcinfo, int index, const char* name, int jobs) {
   if (PG_ARGISNULL(index)) return;
@@ -119,7 +130,8 @@ void RequireSameLength(FunctionCallInfo fcinfo, int index, const char* name, int
 Datum CompleteMany(FunctionCallInfo fcinfo) {
   const Config& config = RefreshConfig();
   RequireArgument(fcinfo, 0, "job_ids");
-  int jobs = ArrayArgument(fcinfo, 0, "job_ids", INT8OID, false).count;
+  ArrayElements ids = ArrayArgument(fcinfo, 0, "job_ids", INT8OID, false);
+  int jobs = ids.count;
   if (jobs > kMaxJobsPerCall)
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                     errmsg("job_ids must have at most %d elements", kMaxJobsPerCall),
@@ -163,7 +175,7 @@ Datum CompleteMany(FunctionCallInfo fcinfo) {
                              (long long)DatumGetInt64(SpiValueNotNull(0, 1))),
                       errhint("Only the role that claimed an attempt, or a member of queue_admin, "
                               "may complete it.")));
-    CountRefusedResults(static_cast<int64>(jobs) - static_cast<int64>(completed));
+    CountRefusedResults(DistinctIds(ids) - static_cast<int64>(completed));
   }
   SpiFinish();
   PG_RETURN_INT32(static_cast<int32>(completed));

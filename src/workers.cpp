@@ -35,6 +35,16 @@ SavedPlan upsert_worker = {
     {TEXTOID, TEXTARRAYOID, INT4OID, OIDOID, BOOLOID},
     nullptr};
 
+// A running attempt under the worker id that a role other than the caller
+// ($2) claimed: an id used without registration still belongs to the roles
+// whose jobs it runs, so nobody else may register it and lock them out.
+SavedPlan foreign_attempt = {
+    "SELECT 1 FROM queue.jobs WHERE status = 'processing' AND worker_id = $1"
+    "   AND worker_role IS NOT NULL AND NOT pg_has_role($2, worker_role, 'USAGE') LIMIT 1",
+    2,
+    {TEXTOID, OIDOID},
+    nullptr};
+
 SavedPlan beat = {
     "UPDATE queue.workers SET last_heartbeat = now(),"
     " state = CASE WHEN state = 'dead' THEN 'active'::queue.worker_state ELSE state END"
@@ -86,6 +96,9 @@ Datum RegisterWorker(FunctionCallInfo fcinfo) {
   char nulls[5] = {' ', PG_ARGISNULL(1) ? 'n' : ' ', ' ', ' ', ' '};
   TupleDesc desc = ResultRowDescriptor(fcinfo);
   SpiConnect();
+  Datum claimer[2] = {args[0], args[3]};
+  if (!DatumGetBool(args[4]) && SpiRun(foreign_attempt, claimer, nullptr, SPI_OK_SELECT) > 0)
+    RaiseForeignWorker(worker_id);
   if (SpiRun(upsert_worker, args, nulls, SPI_OK_INSERT_RETURNING) == 0)
     RaiseForeignWorker(worker_id);
   HeapTupleHeader row = SPI_returntuple(SPI_tuptable->vals[0], desc);
