@@ -13,7 +13,7 @@ PG_CONFIG ?= pg_config
 MODULE_big = queue
 EXTENSION = queue
 DATA = $(wildcard src/sql/queue--*.sql)
-OBJS = $(patsubst %.cpp,%.o,$(sort $(wildcard src/*.cpp src/policy/*.cpp)))
+OBJS = $(patsubst %.cpp,%.o,$(sort $(wildcard src/extension/*.cpp src/policy/*.cpp)))
 
 # PostgreSQL headers as system headers: -Wextra is for our code, not theirs.
 PG_CPPFLAGS = -Iinclude -isystem $(shell $(PG_CONFIG) --includedir-server)
@@ -39,6 +39,6 @@ include $(PGXS)
 
 # Format every C++ file in place with the project's .clang-format.
 format:
-	clang-format -i $(wildcard src/*.cpp src/policy/*.cpp include/queue/*.hpp include/queue/policy/*.hpp test/unit/*.cpp)
+	clang-format -i $(wildcard src/extension/*.cpp src/policy/*.cpp include/queue/*.hpp include/queue/policy/*.hpp test/unit/*.cpp)
 
 .PHONY: format
