@@ -3,7 +3,8 @@
 #
 #   bash test/run-all.sh            (as root on Debian 12; installs what it needs)
 #
-# Suites: GoogleTest unit tests of the policy code; pg_regress and isolation
+# Suites: GoogleTest unit tests (built by CMake with the programs beside the
+# extension, whose binaries the TAP tests find in $QUEUE_BUILD_DIR); pg_regress and isolation
 # specs (make installcheck, temporary instances); pgTAP; a multi-client
 # stress run; TAP tests of the background worker, crashes and replication.
 # PostgreSQL refuses to run as root, so servers run as the postgres user
@@ -89,7 +90,7 @@ tap_tests() {
     chown -R postgres "$old_source"
   fi
   (cd "$tree" && as_postgres env PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
-    QUEUE_1_0_SOURCE="$old_source" \
+    QUEUE_1_0_SOURCE="$old_source" QUEUE_BUILD_DIR="$work/cmake" \
     prove -I /usr/lib/postgresql/15/lib/pgxs/src/test/perl test/tap/*.pl)
 }
 suite "TAP: worker, crashes, replication, dump/restore, upgrade" tap_tests
