@@ -75,4 +75,43 @@ VALUES ('doubt', 'high', 'vanished', current_user::regrole, 4, '10 minutes');
 SELECT count(*) AS unknown_resource_claimed FROM queue.dequeue('w3', 5);
 SELECT pg_temp.counts();
 
+-- A worker's running jobs are counted per worker id: every way a job stops
+-- running under an id frees that id's slot, and nothing else does.
+DELETE FROM queue.jobs;
+DELETE FROM queue.workers;  -- alone, it is owed no fair share of others
+SELECT count(queue.enqueue('topic_short')) FROM generate_series(1, 12);
+SELECT capacity FROM queue.register_worker('w-cap', NULL, 3);
+SELECT count(*) AS claimed FROM queue.dequeue('w-cap', 5);
+SELECT count(*) AS full FROM queue.dequeue('w-cap', 5);
+-- a claim rolled back to a savepoint gives its slot back
+BEGIN;
+SELECT count(queue.complete(id, 'w-cap')) AS completed
+  FROM (SELECT id FROM queue.jobs WHERE worker_id = 'w-cap' AND status = 'processing'
+         ORDER BY id LIMIT 1) j;
+SAVEPOINT s;
+SELECT count(*) AS claimed_in_savepoint FROM queue.dequeue('w-cap', 5);
+ROLLBACK TO SAVEPOINT s;
+SELECT count(*) AS claimed_again FROM queue.dequeue('w-cap', 5);
+COMMIT;
+-- a failure and an admin moving a running job to another id free a slot each
+SELECT count(queue.fail(id, 'w-cap', 'boom', true)) AS failed
+  FROM (SELECT id FROM queue.jobs WHERE worker_id = 'w-cap' AND status = 'processing'
+         ORDER BY id LIMIT 1) j;
+UPDATE queue.jobs SET worker_id = 'elsewhere'
+ WHERE id = (SELECT min(id) FROM queue.jobs WHERE worker_id = 'w-cap' AND status = 'processing');
+SELECT count(*) AS claimed_two FROM queue.dequeue('w-cap', 5);
+SELECT count(*) AS full_again FROM queue.dequeue('w-cap', 5);
+-- ... and the counts come back from the table when they are rebuilt
+SELECT count(*) FROM queue.jobs WHERE worker_id = 'w-cap' AND status = 'processing';
+BEGIN;
+CREATE TEMP TABLE kept AS SELECT * FROM queue.jobs;
+TRUNCATE queue.jobs;
+INSERT INTO queue.jobs OVERRIDING SYSTEM VALUE SELECT * FROM kept;
+DROP TABLE kept;
+COMMIT;
+SELECT count(*) AS full_after_rebuild FROM queue.dequeue('w-cap', 5);
+UPDATE queue.workers SET capacity = 4 WHERE worker_id = 'w-cap';
+SELECT count(*) AS one_more_after_rebuild FROM queue.dequeue('w-cap', 5);
+SELECT pg_temp.counts();
+
 DROP EXTENSION queue CASCADE;

@@ -22,7 +22,8 @@ struct JobCountState {
   int64 id;
   policy::JobStatus status;
   policy::Priority priority;
-  const char* resource;  // nullptr: none
+  const char* resource;   // nullptr: none
+  const char* worker_id;  // nullptr: none
 };
 
 // Register the transaction callbacks; once per backend.

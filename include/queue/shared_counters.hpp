@@ -31,6 +31,7 @@ enum class CounterKind : uint8 {
   kQueuedBlock,       // queued jobs per priority and block of ids (slot, block)
   kQueuedRange,       // queued jobs per priority and range of blocks (slot, range)
   kRunTime,           // moving average of run time per job type (name)
+  kRunningWorker,     // processing jobs held by one worker id (see WorkerKey)
 };
 
 // Ids are grouped in blocks of 2^kIdBlockShift, and blocks in ranges of
@@ -45,6 +46,12 @@ constexpr int kBlockRangeShift = 8;
 inline bool IsQueuedPositionKind(uint8 kind) {
   return kind == static_cast<uint8>(CounterKind::kQueuedBlock) ||
          kind == static_cast<uint8>(CounterKind::kQueuedRange);
+}
+
+// Counters that come and go with the jobs they count, removed when they are
+// back to zero: queued jobs by position, and a worker id's running jobs.
+inline bool IsTransientKind(uint8 kind) {
+  return IsQueuedPositionKind(kind) || kind == static_cast<uint8>(CounterKind::kRunningWorker);
 }
 
 struct CounterKey {
@@ -66,6 +73,10 @@ struct SharedCounter {
 
 // Build a key for the current database; unused fields are zero.
 CounterKey MakeKey(CounterKind kind, int slot = 0, int64 block = 0, std::string_view name = {});
+
+// The key of a worker id's running jobs. Ids may be longer than a key's name:
+// the name holds the id's first bytes and the block a 64-bit hash of all of it.
+CounterKey WorkerKey(std::string_view worker_id);
 
 // One minute of finished attempts, for stats over a recent window.
 struct MinuteStats {

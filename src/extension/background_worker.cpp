@@ -45,6 +45,11 @@ bool ReloadIfAsked() {
 
 namespace {
 
+// The shortest time between two relays of wake-ups: a render worker waits at
+// most this much longer for one, and a stream of enqueues costs the relay at
+// most one transaction this often.
+constexpr long kRelayGapMillis = 1;
+
 // The longest wait between failing passes: kMaxBackoffMillis, or the tick
 // interval when that is longer (failing never makes passes more frequent).
 long BackoffCapMillis() { return Max(kMaxBackoffMillis, static_cast<long>(queue_tick_interval)); }
@@ -184,6 +189,8 @@ void WorkerLoop() {
   State logged = State::kUnknown;
   int failures = 0;  // passes failed in a row
   TimestampTz next_pass = 0;
+  TimestampTz next_relay = 0;
+  bool relay_held = false;  // marks wait for next_relay
   for (;;) {
     if (GetCurrentTimestamp() >= next_pass) {
       long wait = queue_tick_interval;
@@ -213,8 +220,9 @@ void WorkerLoop() {
       next_pass = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait);
     }
 
+    TimestampTz wake_at = relay_held ? Min(next_pass, next_relay) : next_pass;
     int events = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-                           TimestampDifferenceMilliseconds(GetCurrentTimestamp(), next_pass),
+                           TimestampDifferenceMilliseconds(GetCurrentTimestamp(), wake_at),
                            PG_WAIT_EXTENSION);
     ResetLatch(MyLatch);
     CHECK_FOR_INTERRUPTS();
@@ -222,8 +230,15 @@ void WorkerLoop() {
     bool reloaded = ReloadIfAsked();
     if (queue_tick_interval != previous_interval)
       ereport(LOG, (errmsg("queue worker: tick interval is now %d ms", queue_tick_interval)));
-    // Wake-ups of render workers go out at once, whatever the passes do.
-    if (NotifyRelayPending()) (void)RunGuarded(pass_context, RelayInTransaction);
+    // Wake-ups of render workers go out at once, whatever the passes do, but
+    // at most one relay a kRelayGapMillis: under a stream of enqueues the
+    // relay then costs one transaction a gap, not one a commit.
+    relay_held = NotifyRelayPending();
+    if (relay_held && GetCurrentTimestamp() >= next_relay) {
+      (void)RunGuarded(pass_context, RelayInTransaction);
+      next_relay = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), kRelayGapMillis);
+      relay_held = false;
+    }
     // A retry made due at once, or a reload, runs the next pass at once, but
     // never cuts a backoff short, unless the worker was just turned off.
     bool pass_asked = ((events & WL_LATCH_SET) != 0 && TakePassRequest()) || reloaded;

@@ -1,14 +1,15 @@
 // queue.dequeue(): claim up to max_jobs jobs for a render worker.
 //
 // Admission is decided against the shared running counters, not by counting
-// rows: the claim reserves global slots first, then one slot of each job's
+// rows: the claim reserves its worker's slots, then global slots, then one slot of each job's
 // resource as it meets the job, in dispatch order. A job whose resource is
 // full is skipped and its resource excluded for the rest of the call, so a
 // full resource never blocks others; a resource missing from queue.resources
 // has no slots at all. Reservations are exact under concurrency (one LWLock)
 // and given back on abort by the ledger.
 //
-// A registered worker may hold up to its capacity while no other worker waits
+// A registered worker (its running jobs are counted in shared memory too)
+// may hold up to its capacity while no other worker waits
 // for slots, and its fair share of the global limit while one does (see
 // policy::WorkerAllowance): a claim that came back short because of the
 // limits marks its worker as waiting for a short while.
@@ -23,11 +24,11 @@
 #include "queue/ledger.hpp"
 #include "queue/spi.hpp"
 
+#include <algorithm>
+
 extern "C" {
 #include "utils/snapmgr.h"
-#include "common/hashfn.h"
 #include "storage/lmgr.h"
-#include "storage/lock.h"
 }
 
 namespace queue {
@@ -37,14 +38,25 @@ namespace {
 enum DequeueArg { kWorkerId, kMaxJobs, kResources };
 constexpr int kMaxJobsPerCall = 1000;
 
-// A registered worker's state, and whether its liveness is due a refresh:
-// it is dead, or was last marked alive longer ago than $2 (microseconds).
+// A registered worker's state; whether its liveness is due a refresh (it is
+// dead, or was last marked alive longer ago than $2); the capacity of the
+// other live workers (silent for less than $3), and whether one of them is
+// waiting for slots (a claim of theirs came back short within $4); all
+// durations in microseconds.
 SavedPlan read_worker = {
-    "SELECT state = 'draining', capacity, resources, owner,"
-    "  state = 'dead' OR last_heartbeat < now() - $2 * interval '1 microsecond'"
-    " FROM queue.workers WHERE worker_id = $1",
-    2,
-    {TEXTOID, INT8OID},
+    "SELECT w.state = 'draining', w.capacity, w.resources, w.owner,"
+    "  w.state = 'dead' OR w.last_heartbeat < now() - $2 * interval '1 microsecond',"
+    "  others.capacity, others.waiting"
+    " FROM queue.workers w,"
+    "  LATERAL (SELECT coalesce(sum(o.capacity), 0) AS capacity,"
+    "    coalesce(bool_or(o.short_claim_at > now() - $4 * interval '1 microsecond'), false)"
+    "      AS waiting"
+    "    FROM queue.workers o"
+    "    WHERE o.worker_id <> w.worker_id AND o.state = 'active'"
+    "      AND o.last_heartbeat > now() - $3 * interval '1 microsecond') others"
+    " WHERE w.worker_id = $1",
+    4,
+    {TEXTOID, INT8OID, INT8OID, INT8OID},
     nullptr};
 
 // Mark a worker alive: a claim counts as a heartbeat.
@@ -61,29 +73,9 @@ SavedPlan mark_alive = {
 // row, a dead tuple a claim), yet never looks silent while the worker claims.
 constexpr int kLivenessRefreshesPerTimeout = 4;
 
-// The lock class (advisory, two-key form) that serialises one worker id's
-// claims: "queu" in ASCII.
-constexpr uint32 kWorkerLockClass = 0x71756575;
-
 // How recently another worker's claim must have come back short for it to
 // count as waiting for slots: a few polling intervals of a busy worker.
 constexpr policy::Micros kWaitingWindow = 10 * policy::kMicrosPerSecond;
-
-// The worker's running jobs, the capacity of the other live workers, and
-// whether one of them is waiting for slots ($2 = settings.worker_timeout,
-// $3 = kWaitingWindow, in microseconds). Run after the worker id's lock (see
-// LockWorkerId), on a snapshot taken then: a claim committed by the worker's
-// other session meanwhile is counted.
-SavedPlan worker_load = {
-    "SELECT (SELECT count(*) FROM queue.jobs j WHERE j.status = 'processing' AND j.worker_id = $1),"
-    "  coalesce(sum(w.capacity), 0),"
-    "  coalesce(bool_or(w.short_claim_at > now() - $3 * interval '1 microsecond'), false)"
-    " FROM queue.workers w"
-    " WHERE w.worker_id <> $1 AND w.state = 'active'"
-    "   AND w.last_heartbeat > now() - $2 * interval '1 microsecond'",
-    3,
-    {TEXTOID, INT8OID, INT8OID},
-    nullptr};
 
 // The worker got fewer jobs than it could hold because of the limits: others
 // hold to their shares until it has its own.
@@ -131,59 +123,54 @@ bool Contains(char** items, int count, const char* item) {
 struct WorkerSlots {
   bool registered;
   bool draining;
-  int free;         // slots it may fill now
-  int unshared;     // slots it could fill were nobody else waiting
+  int allowance;    // jobs it may hold now (see policy::WorkerAllowance)
+  int capacity;     // jobs it could hold were nobody else waiting
   Datum resources;  // registered resources (text[]) or 0
 };
 
-// Serialise the claims of one registered worker id until the transaction
-// ends, so that its capacity is checked exactly (the running count is read
-// after the lock), without writing anything: a transaction lock on the id's
-// hash (two ids sharing a hash only wait for each other).
-// A REPEATABLE READ transaction could not see a claim committed while it
-// waited, so there the worker's row is updated instead, which makes such a
-// race a serialization failure.
-void LockWorkerId(const char* worker_id, Datum id) {
-  if (IsolationUsesXactSnapshot()) {
-    SpiRun(mark_alive, &id, nullptr, SPI_OK_UPDATE);
-    return;
-  }
-  LOCKTAG tag;
-  uint32 key = hash_bytes(reinterpret_cast<const unsigned char*>(worker_id), strlen(worker_id));
-  SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kWorkerLockClass, key, 2);
-  (void)LockAcquire(&tag, ExclusiveLock, false, false);
-}
-
-// The caller's free slots: its allowance (see policy::WorkerAllowance) less
-// what it runs; max_jobs for an unregistered caller.
-WorkerSlots TouchWorker(const Config& config, const char* worker_id, int max_jobs,
-                        int global_limit) {
-  Datum args[3] = {CStringGetTextDatum(worker_id), Int64GetDatum(config.worker_timeout),
-                   Int64GetDatum(kWaitingWindow)};
+// Read the caller's registration and refresh its liveness when due; an
+// unregistered caller may hold max_jobs more.
+WorkerSlots ReadWorker(const Config& config, const char* worker_id, int max_jobs,
+                       int global_limit) {
+  Datum id = CStringGetTextDatum(worker_id);
   WorkerSlots slots{false, false, max_jobs, max_jobs, 0};
-  Datum read_args[2] = {args[0], Int64GetDatum(config.worker_timeout / kLivenessRefreshesPerTimeout)};
-  if (SpiRun(read_worker, read_args, nullptr, SPI_OK_SELECT) == 0) return slots;
+  Datum args[4] = {id, Int64GetDatum(config.worker_timeout / kLivenessRefreshesPerTimeout),
+                   Int64GetDatum(config.worker_timeout), Int64GetDatum(kWaitingWindow)};
+  if (SpiRun(read_worker, args, nullptr, SPI_OK_SELECT) == 0) return slots;
   slots.registered = true;
-  bool refresh_liveness = DatumGetBool(SpiValueNotNull(0, 5));
   bool no_owner = false;
   Datum owner = SpiValue(0, 4, &no_owner);
   CheckWorkerAccess(worker_id, no_owner ? InvalidOid : DatumGetObjectId(owner));
   slots.draining = DatumGetBool(SpiValueNotNull(0, 1));
-  int capacity = DatumGetInt32(SpiValueNotNull(0, 2));
+  slots.capacity = DatumGetInt32(SpiValueNotNull(0, 2));
   bool isnull = false;
   Datum resources = SpiValue(0, 3, &isnull);
   if (!isnull) slots.resources = SPI_datumTransfer(resources, false, -1);
-  LockWorkerId(worker_id, args[0]);
-  if (refresh_liveness) SpiRun(mark_alive, args, nullptr, SPI_OK_UPDATE);
-
-  SpiRun(worker_load, args, nullptr, SPI_OK_SELECT);
-  int64 running = DatumGetInt64(SpiValueNotNull(0, 1));
-  int64 live_capacity = DatumGetInt64(SpiValueNotNull(0, 2)) + capacity;
-  bool others_waiting = DatumGetBool(SpiValueNotNull(0, 3));
-  int allowance = policy::WorkerAllowance(global_limit, capacity, live_capacity, others_waiting);
-  slots.free = static_cast<int>(std::max<int64>(0, allowance - running));
-  slots.unshared = static_cast<int>(std::max<int64>(0, capacity - running));
+  bool refresh_liveness = DatumGetBool(SpiValueNotNull(0, 5));
+  int64 live_capacity = DatumGetInt64(SpiValueNotNull(0, 6)) + slots.capacity;
+  bool others_waiting = DatumGetBool(SpiValueNotNull(0, 7));
+  slots.allowance =
+      policy::WorkerAllowance(global_limit, slots.capacity, live_capacity, others_waiting);
+  if (refresh_liveness) SpiRun(mark_alive, &id, nullptr, SPI_OK_UPDATE);
   return slots;
+}
+
+// Reserve the running slots of the claim: the worker's own (its jobs are
+// counted in shared memory, so concurrent claims under one id are exact
+// without a lock), then the global ones. Sets *came_back_short when the
+// limits, not the worker's own capacity, held the claim back.
+int ReserveRunningSlots(const WorkerSlots& worker, const char* worker_id, int max_jobs,
+                        int global_limit, bool* came_back_short) {
+  *came_back_short = false;
+  if (worker.draining) return 0;
+  if (!worker.registered) return Reserve(MakeKey(CounterKind::kRunningTotal), max_jobs, global_limit);
+  CounterKey own = WorkerKey(worker_id);
+  int64 running = VisibleCount(own);
+  int could_take = static_cast<int>(std::clamp<int64>(worker.capacity - running, 0, max_jobs));
+  int want = Reserve(own, max_jobs, worker.allowance);
+  int reserved = Reserve(MakeKey(CounterKind::kRunningTotal), want, global_limit);
+  *came_back_short = reserved < could_take;
+  return reserved;
 }
 
 // Record the waits of first attempts for the stats window.
@@ -226,11 +213,10 @@ Datum Dequeue(FunctionCallInfo fcinfo) {
   SpiConnect();
   TimestampTz now = GetCurrentTransactionStartTimestamp();
   int global_limit = GlobalLimitAt(config, now);
-  WorkerSlots worker = TouchWorker(config, worker_id, max_jobs, global_limit);
-  int want = worker.draining ? 0 : std::min(max_jobs, worker.free);
-  int reserved = Reserve(MakeKey(CounterKind::kRunningTotal), want, global_limit);
-  bool came_back_short = want < std::min(max_jobs, worker.unshared) || reserved < want;
-  if (worker.registered && !worker.draining && came_back_short) {
+  WorkerSlots worker = ReadWorker(config, worker_id, max_jobs, global_limit);
+  bool came_back_short = false;
+  int reserved = ReserveRunningSlots(worker, worker_id, max_jobs, global_limit, &came_back_short);
+  if (came_back_short) {
     Datum id = CStringGetTextDatum(worker_id);
     SpiRun(mark_short_claim, &id, nullptr, SPI_OK_UPDATE);
   }

@@ -270,6 +270,7 @@ int RowEffects(const JobCountState& row, int64 sign, RowEffect* out) {
     out[n++] = {MakeKey(CounterKind::kRunningTotal), sign, immediate};
     if (row.resource != nullptr)
       out[n++] = {MakeKey(CounterKind::kRunningResource, 0, 0, row.resource), sign, immediate};
+    if (row.worker_id != nullptr) out[n++] = {WorkerKey(row.worker_id), sign, immediate};
   } else if (row.status == policy::JobStatus::kQueued) {
     int priority = static_cast<int>(row.priority);
     out[n++] = {MakeKey(CounterKind::kQueuedPriority, priority), sign, false};

@@ -26,6 +26,7 @@
 
 extern "C" {
 #include "access/xlog.h"
+#include "common/hashfn.h"
 #include "storage/lmgr.h"
 #include "utils/syscache.h"
 }
@@ -197,6 +198,12 @@ SavedPlan count_running = {
     0,
     {},
     nullptr};
+SavedPlan count_running_per_worker = {
+    "SELECT worker_id, count(*) FROM queue.jobs"
+    " WHERE status = 'processing' AND worker_id IS NOT NULL GROUP BY worker_id",
+    0,
+    {},
+    nullptr};
 SavedPlan count_queued_blocks = {
     "SELECT priority::text, id >> 8, count(*) FROM queue.jobs WHERE status = 'queued'"
     " GROUP BY priority, id >> 8",
@@ -247,6 +254,8 @@ RebuiltCount* CountJobs(CountSnapshot snapshot, int* count_out) {
       add(MakeKey(CounterKind::kRunningResource, 0, 0, resource), count);
   }
   add(MakeKey(CounterKind::kRunningTotal), running);
+  n = RunCount(count_running_per_worker, snapshot);
+  for (uint64 i = 0; i < n; i++) add(WorkerKey(SpiText(i, 1)), DatumGetInt64(SpiValueNotNull(i, 2)));
   n = RunCount(count_queued_blocks, snapshot);
   int64 per_priority[policy::kPriorityCount] = {};
   int first_range_row = used;  // ranges are summed from blocks, after them
@@ -356,6 +365,12 @@ CounterKey MakeKey(CounterKind kind, int slot, int64 block, std::string_view nam
   return key;
 }
 
+CounterKey WorkerKey(std::string_view worker_id) {
+  uint64 hash = hash_bytes_extended(reinterpret_cast<const unsigned char*>(worker_id.data()),
+                                    static_cast<int>(worker_id.size()), 0);
+  return MakeKey(CounterKind::kRunningWorker, 0, static_cast<int64>(hash), worker_id);
+}
+
 void RequestSharedCounters() {
   previous_request_hook = shmem_request_hook;
   shmem_request_hook = RequestShmem;
@@ -455,8 +470,8 @@ void SettleCounters(const std::vector<std::pair<SharedCounter*, int64>>& settlem
   for (const auto& [counter, delta] : settlements) {
     counter->value += delta;
     counter->pins--;
-    // Empty id blocks come and go with the queue; other counters are few.
-    if (counter->pins == 0 && counter->value == 0 && IsQueuedPositionKind(counter->key.kind)) {
+    // Empty id blocks and idle worker ids come and go; other counters are few.
+    if (counter->pins == 0 && counter->value == 0 && IsTransientKind(counter->key.kind)) {
       CounterKey emptied = counter->key;
       hash_search(counters, &counter->key, HASH_REMOVE, nullptr);
       AdvanceLowestBlock(emptied);

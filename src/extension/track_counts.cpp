@@ -12,7 +12,7 @@ namespace {
 // Column numbers of queue.jobs, looked up by name (upgrades may reorder).
 struct JobColumns {
   Oid relid = InvalidOid;
-  int id, status, priority, resource;
+  int id, status, priority, resource, worker_id;
 };
 JobColumns columns;
 
@@ -23,6 +23,7 @@ JobCountState ReadRow(HeapTuple tuple, TupleDesc desc, Oid relid) {
     columns.status = SPI_fnumber(desc, "status");
     columns.priority = SPI_fnumber(desc, "priority");
     columns.resource = SPI_fnumber(desc, "resource");
+    columns.worker_id = SPI_fnumber(desc, "worker_id");
     columns.relid = relid;
   }
   bool isnull = false;
@@ -32,6 +33,11 @@ JobCountState ReadRow(HeapTuple tuple, TupleDesc desc, Oid relid) {
   row.priority = PriorityFromDatum(heap_getattr(tuple, columns.priority, desc, &isnull));
   Datum resource = heap_getattr(tuple, columns.resource, desc, &isnull);
   row.resource = isnull ? nullptr : TextDatumGetCString(resource);
+  row.worker_id = nullptr;
+  if (row.status == policy::JobStatus::kProcessing) {  // only running jobs count per worker
+    Datum worker_id = heap_getattr(tuple, columns.worker_id, desc, &isnull);
+    if (!isnull) row.worker_id = TextDatumGetCString(worker_id);
+  }
   return row;
 }
 

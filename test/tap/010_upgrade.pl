@@ -1,11 +1,12 @@
 # Upgrading a live queue: a server runs queue 1.0 (library and SQL) with
-# jobs in every state, renders in flight included; the 1.1 library is
+# jobs in every state, renders in flight included; the current library is
 # installed and the server restarted; until ALTER EXTENSION queue UPDATE the
 # functions refuse with a hint; after it every job is kept, the counters equal
 # the table, the renders in flight complete, and the limits hold.
 #
 # QUEUE_1_0_SOURCE names a directory with the 1.0 sources (test/run-all.sh
-# exports them from git); the 1.1 build is the one installed in the system.
+# exports them from git); the current build is the one installed in the system,
+# its version the default_version of queue.control.
 use strict;
 use warnings;
 use Cwd qw(abs_path);
@@ -83,17 +84,20 @@ my $in_flight = $node->safe_psql('postgres',
 	q{SELECT count(*) FROM queue.jobs WHERE status = 'processing'});
 is($in_flight, '7', 'seven renders are in flight (three still on box-1, four manim on box-2)');
 
-# The 1.1 library arrives; the server restarts under the renders.
+# The current library arrives; the server restarts under the renders.
+my ($current) = slurp_file("$new_share/queue.control") =~ /default_version = '([\d.]+)'/
+  or die 'no default_version in queue.control';
+my $current_pattern = quotemeta($current);
 $node->stop('fast');
 install_version($new_lib, $new_share);
 $node->start;
 my ($rc, $stdout, $stderr) = $node->psql('postgres', 'SELECT queued FROM queue.stats()');
-like($stderr, qr/queue's SQL objects are at version 1\.0, its library at 1\.1.*\n.*HINT:  Run ALTER EXTENSION queue UPDATE/,
+like($stderr, qr/queue's SQL objects are at version 1\.0, its library at $current_pattern.*\n.*HINT:  Run ALTER EXTENSION queue UPDATE/,
 	'before the update, functions refuse with a hint to update');
 
 $node->safe_psql('postgres', 'ALTER EXTENSION queue UPDATE');
 is($node->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'queue'}),
-	'1.1', 'the extension is at 1.1');
+	$current, "the extension is at $current");
 is($node->safe_psql('postgres', $jobs), $before, 'every job is kept as it was');
 
 my $counters = q{
@@ -113,7 +117,7 @@ is($counts[0], $counts[1], "the counters equal the table after the update ($coun
 # The renders in flight finish, fenced by their attempt; new claims stay in limits.
 is($node->safe_psql('postgres', q{SELECT count(*) FILTER (WHERE queue.complete(id, worker_id, NULL, attempts))
 	FROM queue.jobs WHERE status = 'processing' AND worker_id = 'box-1'}), '3',
-	'the renders claimed under 1.0 complete with their attempt under 1.1');
+	"the renders claimed under 1.0 complete with their attempt under $current");
 $node->safe_psql('postgres', q{
 SELECT count(queue.enqueue('topic_short', resource => 'manim')) FROM generate_series(1, 10);
 SELECT count(*) FROM queue.dequeue('box-1', 100);});
