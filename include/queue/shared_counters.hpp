@@ -17,7 +17,6 @@
 #include "queue/pg.hpp"
 #include "queue/policy/time.hpp"
 
-#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -140,19 +139,10 @@ int64 ReadCounter(const CounterKey& key);
 // Moving average of a job type's run time; samples 0 when none seen yet.
 SharedCounter ReadRunTime(std::string_view job_type);
 
-// Where the queued jobs begin in dispatch order: the first priority that may
-// have queued jobs, and an id no queued job of it lies below. Committed or
-// not, every job that becomes queued lowers the bound before its commit, so a
-// bound read after taking a snapshot holds for every job that snapshot sees.
-// nullopt: no job is queued.
-struct QueuedBound {
-  policy::Priority priority;
-  int64 lowest_id;
-};
-std::optional<QueuedBound> FirstQueuedBound();
-
 // For each priority, an id no queued job of it lies below (PG_INT64_MAX: none
-// queued; 0 on a standby, which keeps no counters).
+// queued; 0 on a standby, which keeps no counters). Committed or not, every
+// job that becomes queued lowers its priority's bound before its commit, so
+// bounds read after taking a snapshot hold for every job that snapshot sees.
 void LowestQueuedIds(int64 (&lowest_ids)[policy::kPriorityCount]);
 
 // Queued jobs of a priority in the id blocks before `block`.

@@ -19,6 +19,10 @@ namespace queue {
 
 namespace {
 
+// Each job is found by its id, its status compared as text (see complete_jobs
+// in complete.cpp): with a plain comparison the planner may scan a partial
+// index of processing jobs instead, over every entry a long transaction
+// elsewhere keeps from being removed.
 SavedPlan end_attempts = {
     "WITH ending AS ("
     "  SELECT * FROM unnest($1::int8[], $2::text[], $3::timestamptz[], $4::text[])"
@@ -27,7 +31,7 @@ SavedPlan end_attempts = {
     "  UPDATE queue.jobs j SET status = e.status::queue.job_status,"
     "    run_at = coalesce(e.run_at, j.run_at), last_error = e.error, deadline = NULL,"
     "    finished_at = CASE WHEN e.status IN ('failed', 'cancelled') THEN now() END"
-    "  FROM ending e WHERE j.id = e.id AND j.status = 'processing'"
+    "  FROM ending e WHERE j.id = e.id AND j.status::text = 'processing'"
     "  RETURNING j.id, j.status, j.worker_id, j.last_error),"
     " logged AS ("
     "  INSERT INTO queue.job_events (job_id, from_status, to_status, worker_id, detail)"

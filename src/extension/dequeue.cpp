@@ -82,23 +82,36 @@ constexpr policy::Micros kWaitingWindow = 10 * policy::kMicrosPerSecond;
 SavedPlan mark_short_claim = {
     "UPDATE queue.workers SET short_claim_at = now() WHERE worker_id = $1", 1, {TEXTOID}, nullptr};
 
-// Claimable jobs in dispatch order, locked; $1 the caller's resources,
+// Claimable jobs of one priority from where its queued jobs begin, in id
+// order, locked (an arm of find_candidates); $1 the caller's resources,
 // $2 full resources, $3 how many, $4 the worker's registered resources,
-// $5 jobs this call already took, ($6, $7) where queued jobs begin (see
-// FirstQueuedBound): the index scan starts there instead of walking over the
-// entries of jobs claimed since vacuum last ran, which a long transaction
-// elsewhere keeps from being removed.
+// $5 jobs this call already took, `bound` an id no queued job of the
+// priority lies below (see LowestQueuedIds). The priority is bounded by a row
+// comparison and a range, not "priority = p": with an equality the generic
+// plan drops the priority from the sort and walks the primary key over every
+// finished job instead of the dispatch index.
+#define QUEUE_CANDIDATES_OF(priority, bound)                                      \
+  "SELECT * FROM (SELECT id, resource FROM queue.jobs"                            \
+  " WHERE status = 'queued' AND (priority, id) >= ('" priority "', " bound ")" \
+  "   AND priority <= '" priority "' AND run_at <= now()"                         \
+  "   AND (resource IS NULL OR (($1 IS NULL OR resource = ANY($1))"               \
+  "        AND ($4 IS NULL OR resource = ANY($4)) AND resource <> ALL($2)))"      \
+  "   AND id <> ALL($5)"                                                          \
+  " ORDER BY priority, id LIMIT $3 FOR UPDATE SKIP LOCKED) c"
+
+// Claimable jobs in dispatch order: each priority's index scan starts where
+// its queued jobs begin ($6, $7, $8 for high, medium, low), instead of
+// walking over the entries of jobs claimed since vacuum last ran, which a
+// long transaction elsewhere keeps from being removed; a lower priority is
+// read only when the higher ones could not fill the claim.
 SavedPlan find_candidates = {
-    "SELECT id, resource FROM queue.jobs"
-    " WHERE status = 'queued' AND run_at <= now()"
-    "   AND (priority, id) >= ($6::queue.priority, $7)"
-    "   AND (resource IS NULL OR (($1 IS NULL OR resource = ANY($1))"
-    "        AND ($4 IS NULL OR resource = ANY($4)) AND resource <> ALL($2)))"
-    "   AND id <> ALL($5)"
-    " ORDER BY priority, id LIMIT $3 FOR UPDATE SKIP LOCKED",
-    7,
-    {TEXTARRAYOID, TEXTARRAYOID, INT4OID, TEXTARRAYOID, INT8ARRAYOID, TEXTOID, INT8OID},
+    "SELECT id, resource FROM (" QUEUE_CANDIDATES_OF("high", "$6") " UNION ALL "
+    QUEUE_CANDIDATES_OF("medium", "$7") " UNION ALL " QUEUE_CANDIDATES_OF("low", "$8")
+    ") candidates LIMIT $3",
+    8,
+    {TEXTARRAYOID, TEXTARRAYOID, INT4OID, TEXTARRAYOID, INT8ARRAYOID, INT8OID, INT8OID, INT8OID},
     nullptr};
+#undef QUEUE_CANDIDATES_OF
 
 SavedPlan claim_jobs = {
     "WITH claimed AS ("
@@ -221,15 +234,15 @@ Datum Dequeue(FunctionCallInfo fcinfo) {
     SpiRun(mark_short_claim, &id, nullptr, SPI_OK_UPDATE);
   }
 
-  // The bound is read after the snapshot is taken: every job the snapshot
-  // sees as queued lowered the bound before it committed.
+  // The bounds are read after the snapshot is taken: every job the snapshot
+  // sees as queued lowered its priority's bound before it committed.
   Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
-  std::optional<QueuedBound> bound = FirstQueuedBound();
-  if (!bound) reserved = 0;  // nothing queued: give the slots back below
-  std::string_view first_priority = policy::PriorityName(bound ? bound->priority : policy::Priority::kHigh);
-  Datum bound_args[2] = {
-      PointerGetDatum(cstring_to_text_with_len(first_priority.data(), first_priority.size())),
-      Int64GetDatum(bound ? bound->lowest_id : 0)};
+  int64 lowest_ids[policy::kPriorityCount];
+  LowestQueuedIds(lowest_ids);
+  static_assert(policy::kPriorityCount == 3, "find_candidates has one arm per priority");
+  if (std::all_of(std::begin(lowest_ids), std::end(lowest_ids),
+                  [](int64 id) { return id == PG_INT64_MAX; }))
+    reserved = 0;  // nothing queued: give the slots back below
 
   int64* ids = static_cast<int64*>(palloc(sizeof(int64) * (reserved + 1)));
   int claimed = 0;
@@ -239,14 +252,15 @@ Datum Dequeue(FunctionCallInfo fcinfo) {
   // Each round either fills the claim or excludes one more full resource.
   for (int round = 0; claimed < reserved && round <= resource_count; round++) {
     int ask = reserved - claimed;
-    Datum args[7] = {PG_ARGISNULL(kResources) ? 0 : TextArrayDatum(wanted, wanted_count),
+    Datum args[8] = {PG_ARGISNULL(kResources) ? 0 : TextArrayDatum(wanted, wanted_count),
                      TextArrayDatum(full, full_count),
                      Int32GetDatum(ask),
                      worker.resources,
                      Int64ArrayDatum(ids, claimed),
-                     bound_args[0],
-                     bound_args[1]};
-    char nulls[7] = {args[0] ? ' ' : 'n', ' ', ' ', worker.resources ? ' ' : 'n', ' ', ' ', ' '};
+                     Int64GetDatum(lowest_ids[0]),
+                     Int64GetDatum(lowest_ids[1]),
+                     Int64GetDatum(lowest_ids[2])};
+    char nulls[8] = {args[0] ? ' ' : 'n', ' ', ' ', worker.resources ? ' ' : 'n', ' ', ' ', ' ', ' '};
     uint64 found = SpiRunOnSnapshot(find_candidates, args, nulls, snapshot, SPI_OK_SELECT);
     bool excluded_more = false;
     for (uint64 i = 0; i < found && claimed < reserved; i++) {

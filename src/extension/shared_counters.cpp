@@ -445,23 +445,34 @@ void AddCounter(SharedCounter* counter, int64 delta) {
 }
 
 // A block of queued ids emptied: when it was its priority's lowest, move the
-// lowest up to the next block that has a counter, looking at most
-// kLowestBlockProbes blocks ahead (a block without a counter holds no queued
-// job, so the lowest stays a lower bound). Claims start their scan there, so
-// they do not walk over the index entries of jobs claimed since. Caller holds
-// the lock exclusively.
+// lowest up to the next block that has a counter, over at most
+// kLowestBlockProbes probes; a range of blocks without a counter is skipped
+// whole (it holds no block with one). Blocks and ranges without a counter
+// hold no queued job, so the lowest stays a lower bound wherever the probes
+// stop. Claims start their scan there, so they do not walk over the index
+// entries of jobs claimed since; CompactCounters makes it exact every pass.
+// Caller holds the lock exclusively.
 constexpr int kLowestBlockProbes = 64;
 void AdvanceLowestBlock(const CounterKey& emptied) {
   DatabaseSlot* slot = FindSlot(false);
   if (slot == nullptr || emptied.kind != static_cast<uint8>(CounterKind::kQueuedBlock) ||
       slot->lowest_block[emptied.slot] != emptied.block)
     return;
-  CounterKey next = emptied;
-  for (int probe = 1; probe <= kLowestBlockProbes; probe++) {
-    next.block = emptied.block + probe;
-    if (hash_search(counters, &next, HASH_FIND, nullptr) != nullptr) break;
+  CounterKey block_key = emptied;
+  CounterKey range_key = emptied;
+  range_key.kind = static_cast<uint8>(CounterKind::kQueuedRange);
+  int64 block = emptied.block + 1;
+  for (int probe = 0; probe < kLowestBlockProbes; probe++) {
+    range_key.block = block >> kBlockRangeShift;
+    if (hash_search(counters, &range_key, HASH_FIND, nullptr) == nullptr) {
+      block = (range_key.block + 1) << kBlockRangeShift;
+      continue;
+    }
+    block_key.block = block;
+    if (hash_search(counters, &block_key, HASH_FIND, nullptr) != nullptr) break;
+    block++;
   }
-  slot->lowest_block[emptied.slot] = next.block;
+  slot->lowest_block[emptied.slot] = block;
 }
 
 void SettleCounters(const std::vector<std::pair<SharedCounter*, int64>>& settlements) noexcept {
@@ -488,20 +499,6 @@ void LowestQueuedIds(int64 (&lowest_ids)[policy::kPriorityCount]) {
     lowest_ids[p] = block == PG_INT64_MAX ? PG_INT64_MAX : block << kIdBlockShift;
   }
   LWLockRelease(shared->lock);
-}
-
-std::optional<QueuedBound> FirstQueuedBound() {
-  LWLockAcquire(shared->lock, LW_SHARED);
-  DatabaseSlot* slot = FindSlot(false);
-  std::optional<QueuedBound> bound;
-  for (policy::Priority priority : policy::kAllPriorities) {
-    int64 lowest = slot != nullptr ? slot->lowest_block[static_cast<int>(priority)] : 0;
-    if (lowest == PG_INT64_MAX) continue;
-    bound = QueuedBound{priority, lowest << kIdBlockShift};
-    break;
-  }
-  LWLockRelease(shared->lock);
-  return bound;
 }
 
 void AddRunTimeSample(std::string_view job_type, policy::Micros run_time) noexcept {

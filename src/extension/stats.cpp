@@ -78,7 +78,7 @@ Datum Stats(FunctionCallInfo fcinfo) {
   values[column++] = BoolGetDatum(IsPeakAt(config, now));
 
   SpiConnect();
-  // The bounds are read after the snapshot is taken (see FirstQueuedBound).
+  // The bounds are read after the snapshot is taken (see LowestQueuedIds).
   Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
   int64 lowest_ids[policy::kPriorityCount];
   LowestQueuedIds(lowest_ids);

@@ -39,11 +39,16 @@ SavedPlan mark_dead_workers = {
     {INT8OID},
     nullptr};
 
+// Attempts of dead workers, found from the (few) dead workers: a plan that
+// starts from queue.jobs would walk every processing entry a long
+// transaction elsewhere keeps from being removed, dead worker or not.
 SavedPlan orphaned_attempts = {
     "SELECT j.id, j.attempts, j.max_attempts, j.cancel_requested, j.worker_id"
-    " FROM queue.jobs j JOIN queue.workers w ON w.worker_id = j.worker_id"
-    " WHERE j.status = 'processing' AND w.state = 'dead'"
-    " ORDER BY j.id LIMIT $1 FOR UPDATE OF j SKIP LOCKED",
+    " FROM queue.workers w,"
+    "  LATERAL (SELECT id, attempts, max_attempts, cancel_requested, worker_id FROM queue.jobs"
+    "           WHERE worker_id = w.worker_id AND status = 'processing'"
+    "           ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) j"
+    " WHERE w.state = 'dead' LIMIT $1",
     1,
     {INT4OID},
     nullptr};
