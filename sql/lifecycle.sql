@@ -177,5 +177,13 @@ SELECT job_id = :new_done AS of_new_done, count(*) FROM queue.job_events GROUP B
 UPDATE queue.settings SET retention = '1 day';
 SELECT pruned FROM queue.tick();
 SELECT status FROM queue.jobs ORDER BY id;
+-- a job that finished before the jobs pruned already (a finish committed
+-- late, or a job locked while the pass ran) is pruned too, within 60 passes
+SELECT count(queue.enqueue('doubt'));
+SELECT id AS late_done FROM queue.dequeue('w1', 1) \gset
+SELECT queue.complete(:late_done, 'w1');
+UPDATE queue.jobs SET finished_at = now() - interval '9 days' WHERE id = :late_done;
+SELECT sum((queue.tick()).pruned) AS pruned_within_60_passes FROM generate_series(1, 60);
+SELECT count(*) AS late_done_left FROM queue.jobs WHERE id = :late_done;
 UPDATE queue.settings SET retention = DEFAULT;
 SELECT completed, cancelled, queued FROM queue.stats();

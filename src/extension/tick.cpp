@@ -68,17 +68,19 @@ SavedPlan release_retries = {
     nullptr};
 
 // $1 retention in microseconds, $2 batch size.
+// $1 retention in microseconds, $2 batch size, $3 the prune floor (see
+// PruneFinished); returns how many it pruned and the latest finish among them.
 SavedPlan prune_finished = {
     "WITH pruned AS ("
     "  DELETE FROM queue.jobs WHERE id IN ("
     "    SELECT id FROM queue.jobs"
-    "    WHERE finished_at < now() - $1 * interval '1 microsecond'"
+    "    WHERE finished_at >= $3 AND finished_at < now() - $1 * interval '1 microsecond'"
     "    ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
-    "  RETURNING id),"
+    "  RETURNING id, finished_at),"
     " events AS (DELETE FROM queue.job_events WHERE job_id IN (SELECT id FROM pruned))"
-    "SELECT count(*) FROM pruned",
-    2,
-    {INT8OID, INT4OID},
+    "SELECT count(*), max(finished_at) FROM pruned",
+    3,
+    {INT8OID, INT4OID, TIMESTAMPTZOID},
     nullptr};
 
 SavedPlan count_alerts = {"SELECT count(*) FROM queue.alerts", 0, {}, nullptr};
@@ -99,6 +101,40 @@ int EndFailedAttempts(const Config& config, uint64 rows, bool backoff, const cha
         DecideFailure(config, attempt, true, backoff, now, psprintf(error_format, SpiText(i, 5)));
   }
   return static_cast<int>(EndAttempts(ends, static_cast<int>(rows)));
+}
+
+// Where this backend's passes stopped pruning: every finished job before it
+// was pruned, or skipped while another session held it. The scan starts
+// there, not at the oldest entry of the finished-jobs index: a long
+// transaction elsewhere keeps the entries of pruned jobs from being removed,
+// and each pass would walk all of them again. Every kPassesPerFloorReset
+// passes it starts from the beginning, for the skipped jobs and for jobs that
+// committed a finish older than the floor.
+TimestampTz prune_floor = DT_NOBEGIN;
+int passes_since_floor_reset = 0;
+constexpr int kPassesPerFloorReset = 60;
+
+// Prune finished jobs past retention, in batches until the backlog is gone
+// (or kMaxPruneBatches), so pruning keeps up with more than kBatch finished
+// jobs a pass; returns how many.
+int PruneFinished(const Config& config) {
+  if (++passes_since_floor_reset >= kPassesPerFloorReset) {
+    passes_since_floor_reset = 0;
+    prune_floor = DT_NOBEGIN;
+  }
+  int total = 0;
+  for (int round = 0; round < kMaxPruneBatches; round++) {
+    Datum args[3] = {Int64GetDatum(config.retention), Int32GetDatum(kBatch),
+                     TimestampTzGetDatum(prune_floor)};
+    SpiRun(prune_finished, args, nullptr, SPI_OK_SELECT);
+    int pruned = static_cast<int>(CountResult());
+    bool none = false;
+    Datum latest = SpiValue(0, 2, &none);
+    if (!none) prune_floor = DatumGetTimestampTz(latest);
+    total += pruned;
+    if (pruned < kBatch) break;
+  }
+  return total;
 }
 
 }  // namespace
@@ -126,15 +162,7 @@ TickResult RunTick() {
   result.released = static_cast<int>(CountResult());
   if (result.released > 0) NotifyClaimable("retry");
 
-  // Batches until the backlog is gone (or kMaxPruneBatches), so pruning keeps
-  // up with more than kBatch finished jobs a pass.
-  Datum prune_args[2] = {Int64GetDatum(config.retention), batch};
-  for (int round = 0; round < kMaxPruneBatches; round++) {
-    SpiRun(prune_finished, prune_args, nullptr, SPI_OK_SELECT);
-    int pruned = static_cast<int>(CountResult());
-    result.pruned += pruned;
-    if (pruned < kBatch) break;
-  }
+  result.pruned = PruneFinished(config);
   CompactCounters();
 
   SpiRun(count_alerts, nullptr, nullptr, SPI_OK_SELECT);
