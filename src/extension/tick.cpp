@@ -85,6 +85,9 @@ SavedPlan prune_finished = {
 
 SavedPlan count_alerts = {"SELECT count(*) FROM queue.alerts", 0, {}, nullptr};
 
+// History, Prometheus totals and alert changes (queue--1.2--1.3.sql).
+SavedPlan monitor_pass = {"SELECT queue.monitor()", 0, {}, nullptr};
+
 int64 CountResult() { return DatumGetInt64(SpiValueNotNull(0, 1)); }
 
 // Read locked failed attempts from the current result (id, attempts,
@@ -165,6 +168,7 @@ TickResult RunTick() {
   result.pruned = PruneFinished(config);
   CompactCounters();
 
+  SpiRun(monitor_pass, nullptr, nullptr, SPI_OK_SELECT);
   SpiRun(count_alerts, nullptr, nullptr, SPI_OK_SELECT);
   result.alerts = static_cast<int>(CountResult());
   SpiFinish();
