@@ -1,6 +1,7 @@
 # PGXS build of the queue extension.
 #
-#   make && make install        build and install (as root)
+#   make && make install        build and install (as root), with the
+#                               programs beside the extension (CMake)
 #   make installcheck           pg_regress + isolation specs in a temporary
 #                               instance with queue preloaded (run as a user
 #                               PostgreSQL accepts, not root)
@@ -37,8 +38,22 @@ ISOLATION_OPTS = --inputdir=test/isolation --outputdir=output_iso \
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# The programs beside the extension (src/client, src/worker, src/dashboard) and
+# the unit tests are built by CMake, in PROGRAMS_BUILD; `make install` installs
+# queue-worker and queue-dashboard too, into PROGRAMS_PREFIX/bin.
+PROGRAMS_BUILD ?= build/programs
+PROGRAMS_PREFIX ?= /usr/local
+
+programs:
+	cmake -S . -B '$(PROGRAMS_BUILD)' -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build '$(PROGRAMS_BUILD)' -j2
+
+install: install-programs
+install-programs: programs
+	cmake --install '$(PROGRAMS_BUILD)' --prefix '$(DESTDIR)$(PROGRAMS_PREFIX)' >/dev/null
+
 # Format every C++ file in place with the project's .clang-format.
 format:
 	clang-format -i $(wildcard src/extension/*.cpp src/policy/*.cpp include/queue/*.hpp include/queue/policy/*.hpp test/unit/*.cpp)
 
-.PHONY: format
+.PHONY: format programs install-programs

@@ -4,10 +4,11 @@
 #   demo/run.sh            (from the repository root; root or a sudo user)
 #
 # On a fresh Debian 12 machine it installs what it needs (PostgreSQL 15 server,
-# headers and pg_cron, g++, make), builds and installs the extension from this
-# checkout, starts a throwaway PostgreSQL cluster on a free port with queue
-# preloaded and its background worker ticking every second, and plays about
-# 75 seconds of a day at the exam-preparation app:
+# headers and pg_cron, g++, make, cmake, libpq), builds and installs the
+# extension and builds the render worker queue-worker from this checkout,
+# starts a throwaway PostgreSQL cluster on a free port with queue preloaded and
+# its background worker ticking every second, and plays about 75 seconds of a
+# day at the exam-preparation app:
 #
 #   * the morning daily_ca batch: 30 current-affairs videos (every third one
 #     animated with Manim), enqueued with dedupe keys, so re-running the batch
@@ -16,34 +17,56 @@
 #     (medium, some with Manim) at random intervals; student-42 keeps asking
 #     for a Manim topic short, and the dashboard follows that student's
 #     latest job (position, estimated wait and start);
-#   * five render workers (bash + psql loops) registered with capacities and
-#     resources: gpu-1 and gpu-2 render Manim, cpu-1..3 do not. Renders sleep
-#     a short random time; some fail retryably (retried after a short
-#     backoff), a few fail for good; gpu-2 sometimes hangs past the job
-#     timeout (the background worker times the attempt out and retries it,
-#     and gpu-2's late complete() is refused); cpu-3 "crashes" half-way with
-#     jobs in hand and stops heart-beating (the background worker marks it
-#     dead and puts its jobs back in line); students withdraw a waiting job
-#     (cancelled at once) and a running one (its worker learns it from
-#     heartbeat() and stops); an evening rush builds a backlog, so positions,
-#     estimated waits and the queue alerts show;
+#   * five render workers, each a `queue-worker --simulate` process with its
+#     capacity and resources: gpu-1 and gpu-2 render Manim, cpu-1..3 do not.
+#     Renders are child processes that sleep a random time per job type
+#     (Manim slower); some fail retryably (retried after a short backoff), a
+#     few fail for good (exit 65, a --permanent-exit-codes code); gpu-2
+#     sometimes hangs past the job timeout (the worker kills the render at its
+#     deadline, the background worker times the attempt out and retries it,
+#     and whichever comes second is refused); cpu-3 is killed with SIGKILL
+#     half-way with jobs in hand and stops heart-beating (the background
+#     worker marks it dead and puts its jobs back in line); students withdraw
+#     a waiting job (cancelled at once) and a running one (its worker learns
+#     it from heartbeat() and kills the render's process group); an evening
+#     rush builds a backlog, so positions, estimated waits and the queue
+#     alerts show;
 #   * limits stay exact throughout: at most 4 Manim renders and at most 10
 #     renders in total (15 in the 06-09 and 20-23 Asia/Kolkata peaks), while
 #     the workers together have 12 slots, 5 of them Manim-capable.
 #
 # Every ~5 s it prints the dashboard (queue.overview, queue.worker_load,
 # queue.alerts, the newest queue.recent_jobs and one student's
-# queue.job_status), then a final summary; it then stops everything and
-# removes the cluster (also on Ctrl-C or error) and exits 0.
+# queue.job_status), then a final summary, which ends with how good the
+# students' estimates were (each job's estimated_start when it was enqueued
+# against when it really started); at the end the workers get SIGTERM and
+# drain. It then stops everything and removes the cluster (also on Ctrl-C or
+# error) and exits 0.
+#
+# The web dashboard (queue-dashboard, read-only, as a role that holds only
+# queue_dashboard) serves the same farm at the URL printed at the start.
+#
+#   bash demo/run.sh            the demo, then everything is removed
+#   bash demo/run.sh --keep     after the summary, cluster, workers and
+#                               dashboard stay up until Ctrl-C
 #
 # Environment: DEMO_SECONDS (length of the workload, default 75),
-# DEMO_PORT (first port tried, default 5530), DEMO_SKIP_BUILD=1 (use the
-# installed extension as is).
+# DEMO_PORT (first port tried, default 5530), DEMO_DASHBOARD_PORT (first
+# port tried for the dashboard, default 8080), DEMO_SKIP_BUILD=1 (use the
+# installed extension as is), QUEUE_WORKER and QUEUE_DASHBOARD (binaries to
+# use instead of building them).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DURATION=${DEMO_SECONDS:-75}
 FIRST_PORT=${DEMO_PORT:-5530}
+FIRST_DASHBOARD_PORT=${DEMO_DASHBOARD_PORT:-8080}
+KEEP=0
+case ${1:-} in
+  --keep) KEEP=1 ;;
+  "") ;;
+  *) printf 'usage: bash demo/run.sh [--keep]\n' >&2; exit 2 ;;
+esac
 # shellcheck source=../scripts/cluster.sh
 source "$REPO/scripts/cluster.sh"
 DB=render_farm
@@ -101,96 +124,83 @@ UPDATE queue.settings SET
 UPDATE queue.job_types SET expected_duration = '2 seconds', timeout = '10 seconds' WHERE job_type = 'doubt';
 UPDATE queue.job_types SET expected_duration = '4 seconds' WHERE job_type = 'topic_short';
 UPDATE queue.job_types SET expected_duration = '5 seconds' WHERE job_type = 'daily_ca';
+-- What each student was told when their job was enqueued.
+CREATE TABLE public.demo_estimates (
+    job_id          bigint PRIMARY KEY,
+    estimated_start timestamptz,
+    recorded_at     timestamptz NOT NULL);
 EOF
 }
 
-# ----------------------------------------------------------------------------
-# Render workers. A worker is one heart-beat loop plus one loop per slot; a
-# slot claims one job at a time with queue.dequeue() and "renders" it.
-
-stop_flag() { [[ -e $WORK/state/$1.crashed || $(date +%s) -ge $END ]]; }
-
-# Sleep $2 seconds in small steps; false when the render must stop early
-# (worker crashed, demo over, or the job's cancellation was requested).
-render_sleep() {
-  local worker=$1 steps=$(($2 * 4)) job=$3 i
-  for ((i = 0; i < steps; i++)); do
-    sleep 0.25
-    [[ -e $WORK/state/$worker.crashed ]] && return 1
-    [[ -e $WORK/state/cancel-$job ]] && return 2
-    (($(date +%s) >= END + 5)) && return 1
-  done
-  return 0
+# Build queue-worker and queue-dashboard with CMake into build/demo (kept
+# between runs, so a second run only rebuilds what changed), unless
+# $QUEUE_WORKER and $QUEUE_DASHBOARD name them.
+build_programs() {
+  local targets=()
+  [[ -n ${QUEUE_WORKER:-} ]] || targets+=(queue-worker)
+  [[ -n ${QUEUE_DASHBOARD:-} ]] || targets+=(queue-dashboard)
+  if ((${#targets[@]})); then
+    printf 'building %s from %s\n' "${targets[*]}" "$REPO" >&2
+    cmake -S "$REPO" -B "$REPO/build/demo" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$REPO/build/demo" --target "${targets[@]}" -j2 >/dev/null
+  fi
+  QUEUE_WORKER=${QUEUE_WORKER:-$REPO/build/demo/src/worker/queue-worker}
+  QUEUE_DASHBOARD=${QUEUE_DASHBOARD:-$REPO/build/demo/src/dashboard/queue-dashboard}
+  [[ -x $QUEUE_WORKER ]] || die "$QUEUE_WORKER is not an executable"
+  [[ -x $QUEUE_DASHBOARD ]] || die "$QUEUE_DASHBOARD is not an executable"
 }
 
-slot_loop() {
-  local worker=$1 row id job_type resource secs roll rc
-  set +e
-  while ! stop_flag "$worker"; do
-    row=$(sql -c "SELECT id, job_type, coalesce(resource, '') FROM queue.dequeue('$worker', 1)" 2>>"$WORK/errors.log")
-    if [[ -z $row ]]; then
-      sleep 0.5
-      continue
-    fi
-    IFS='|' read -r id job_type resource <<<"$row"
-    case $job_type in
-      doubt) secs=$((1 + RANDOM % 3)) ;;
-      topic_short) secs=$((2 + RANDOM % 4)) ;;
-      *) secs=$((2 + RANDOM % 5)) ;;
-    esac
-    [[ $resource == manim ]] && secs=$((secs + 2))
-    roll=$((RANDOM % 100))
-    if [[ $worker == gpu-2 ]] && ((roll < 20)); then
-      event "$worker: job $id ($job_type) hangs in the renderer (its timeout is shorter than this)"
-      secs=25
-    fi
-    render_sleep "$worker" "$secs" "$id"
-    rc=$?
-    if ((rc == 1)); then
-      return 0  # crashed or demo over: the job stays with us until reclaimed
-    elif ((rc == 2)); then
-      status=$(sql -c "SELECT queue.fail($id, '$worker', 'render stopped: cancellation requested', false)")
-      event "$worker: stopped job $id on request -> $status"
-      continue
-    fi
-    if ((roll >= 20 && roll < 30)); then
-      status=$(sql -c "SELECT queue.fail($id, '$worker', 'ffmpeg exited with status 1 (transient)', true)")
-      event "$worker: job $id ($job_type) failed retryably -> ${status:-not held any more}"
-    elif ((roll >= 30 && roll < 32)); then
-      status=$(sql -c "SELECT queue.fail($id, '$worker', 'invalid LaTeX in payload', false)")
-      event "$worker: job $id ($job_type) failed for good -> ${status:-not held any more}"
-    else
-      done=$(sql -c "SELECT queue.complete($id, '$worker', jsonb_build_object('url', 'https://cdn.example/v/$id.mp4', 'seconds', $secs))")
-      [[ $done == t ]] || event "$worker: complete($id) refused: the attempt timed out and the job was handed on"
-    fi
-  done
-}
-
-# Beats until the worker crashes, or its last render has stopped after the end.
-heartbeat_loop() {
-  local worker=$1 ids id
-  set +e
-  while [[ ! -e $WORK/state/$worker.crashed ]] && (($(date +%s) < END + 6)); do
-    ids=$(sql -c "SELECT * FROM queue.heartbeat('$worker')" 2>>"$WORK/errors.log")
-    for id in $ids; do
-      if [[ ! -e $WORK/state/cancel-$id ]]; then
-        touch "$WORK/state/cancel-$id"
-        event "$worker: heartbeat says job $id was cancelled"
-      fi
-    done
-    sleep 1
-  done
-}
-
-start_worker() {
-  local worker=$1 resources=$2 capacity=$3 i
-  sql -c "SELECT worker_id, resources, capacity, state FROM queue.register_worker('$worker', $resources, $capacity)" >/dev/null
-  heartbeat_loop "$worker" &
+# The web dashboard, read-only, as a login role that holds queue_dashboard.
+start_dashboard() {
+  local port
+  port=$(free_port "$FIRST_DASHBOARD_PORT")
+  sql -c "CREATE ROLE demo_dashboard LOGIN; GRANT queue_dashboard TO demo_dashboard"
+  "$QUEUE_DASHBOARD" --db "host=$WORK port=$PORT user=demo_dashboard dbname=$DB" \
+    --listen "127.0.0.1:$port" >"$WORK/dashboard.log" 2>&1 &
   PIDS+=($!)
-  for ((i = 0; i < capacity; i++)); do
-    slot_loop "$worker" &
-    PIDS+=($!)
-  done
+  DASHBOARD_URL="http://127.0.0.1:$port/"
+}
+
+# ----------------------------------------------------------------------------
+# Render workers: queue-worker processes that simulate renders. Each one
+# registers, listens for wake-ups, claims up to its capacity, heartbeats every
+# second (settings.worker_timeout is 5 s) and kills renders that were
+# cancelled or ran past their deadline. Its log (one line per event) goes to
+# $WORK/worker-<id>.log; the interesting events are echoed below.
+
+# Seconds per job type (Manim 2 s more); 10% fail retryably, 2% for good.
+RENDER_PROFILE="doubt=1-3,topic_short=2-5,default=2-6,@manim=+2,fail=0.1,permanent=0.02"
+declare -A WORKER_PID WORKER_ARGS
+
+# The worker runs under a subshell that waits for it with its stderr closed,
+# so that bash's "Killed" notice for the crash below stays out of the output.
+start_worker() {
+  local worker=$1 resources=$2 capacity=$3 profile=$4
+  WORKER_ARGS[$worker]="$resources $capacity $profile"
+  : >"$WORK/worker-$worker.log"
+  (
+    "$QUEUE_WORKER" --dsn "host=$WORK port=$PORT user=postgres dbname=$DB" --worker-id "$worker" \
+      --capacity "$capacity" --resources "$resources" --simulate "$profile" \
+      --permanent-exit-codes 65 --heartbeat-interval 1s --poll-interval 1s --kill-grace 2s \
+      --shutdown-grace 5s 2>>"$WORK/worker-$worker.log" &
+    echo $! >"$WORK/worker-$worker.pid"
+    wait
+  ) 2>/dev/null &
+  PIDS+=($!)
+  until [[ -s $WORK/worker-$worker.pid ]]; do sleep 0.05; done
+  WORKER_PID[$worker]=$(<"$WORK/worker-$worker.pid")
+}
+
+# Echo the workers' notable events as they happen.
+watch_workers() {
+  local file line worker event rest
+  set +e
+  tail -q -n +1 -F --pid="$WATCH_UNTIL" "$WORK"/worker-*.log 2>/dev/null |
+    grep --line-buffered -E ' (cancel_requested|stopping|report_refused|failed|connection_lost|fatal) ' |
+    grep --line-buffered -v 'status=retrying' |
+    while read -r _ event worker rest; do
+      event "${worker#worker=}: $event $rest"
+    done
 }
 
 # ----------------------------------------------------------------------------
@@ -200,6 +210,18 @@ start_worker() {
 # about three times faster than the farm renders them, and a backlog builds.
 TOPICS=(monsoon-dynamics fiscal-deficit preamble photosynthesis plate-tectonics inflation)
 RUSH_FROM=$((DURATION / 3)) RUSH_TO=$((DURATION / 3 + 20))
+
+# Enqueue a student's job (type, payload, user, resource or '') and record the
+# start the student is shown right after (queue.job_status().estimated_start),
+# to compare with the real start at the end. Prints the job id.
+enqueue_for_student() {
+  sql -v type="$1" -v payload="$2" -v user="$3" -v resource="$4" <<'EOF'
+SELECT queue.enqueue(:'type', :'payload'::jsonb, :'user', NULL, nullif(:'resource', '')) AS id \gset
+INSERT INTO public.demo_estimates SELECT :id, estimated_start, clock_timestamp() FROM queue.job_status(:id);
+SELECT :id;
+EOF
+}
+
 app_loop() {
   local n=0 type user res id t
   set +e
@@ -213,11 +235,12 @@ app_loop() {
     n=$((n + 1))
     user="student-$((100 + RANDOM % 400))"
     if ((RANDOM % 10 < 6)); then
-      sql -c "SELECT queue.enqueue('doubt', jsonb_build_object('question', 'doubt #$n'), '$user')" >/dev/null 2>>"$WORK/errors.log"
+      enqueue_for_student doubt "{\"question\": \"doubt #$n\"}" "$user" '' >/dev/null 2>>"$WORK/errors.log"
     else
-      res=NULL
-      ((RANDOM % 4 == 0)) && res="'manim'"
-      sql -c "SELECT queue.enqueue('topic_short', jsonb_build_object('topic', '${TOPICS[RANDOM % ${#TOPICS[@]}]}'), '$user', NULL, $res)" >/dev/null 2>>"$WORK/errors.log"
+      res=''
+      ((RANDOM % 4 == 0)) && res=manim
+      enqueue_for_student topic_short "{\"topic\": \"${TOPICS[RANDOM % ${#TOPICS[@]}]}\"}" "$user" "$res" \
+        >/dev/null 2>>"$WORK/errors.log"
     fi
   done
 }
@@ -227,14 +250,15 @@ student_loop() {
   local id
   set +e
   while (($(date +%s) < END - 10)); do
-    id=$(sql -c "SELECT queue.enqueue('topic_short', '{\"topic\": \"big-bang-nucleosynthesis\"}', 'student-42', NULL, 'manim')")
+    id=$(enqueue_for_student topic_short '{"topic": "big-bang-nucleosynthesis"}' student-42 manim)
     event "app: student-42 requested a Manim topic short -> job $id"
     sleep 25
   done
 }
 
 # Half-way, students withdraw two requests: one still waiting (cancelled at
-# once) and one being rendered (its worker learns it from heartbeat()).
+# once) and one being rendered (its worker learns it from heartbeat() and
+# kills the render's process group).
 cancel_two() {
   local id
   set +e
@@ -264,12 +288,13 @@ sample_limits() {
   done
 }
 
-# cpu-3 dies in the middle of the rush with jobs in hand.
+# cpu-3 dies in the middle of the rush with jobs in hand: kill -9 of its
+# queue-worker (its renders run on as orphans and are never reported).
 crash_cpu3() {
   set +e
   sleep $((RUSH_FROM + 8))
-  touch "$WORK/state/cpu-3.crashed"
-  event "cpu-3: CRASH (holding jobs $(sql -c "SELECT coalesce(string_agg(id::text, ', '), 'none') FROM queue.jobs WHERE worker_id = 'cpu-3' AND status = 'processing'")); no more heartbeats"
+  kill -KILL "${WORKER_PID[cpu-3]}"
+  event "cpu-3: CRASH, kill -9 (holding jobs $(sql -c "SELECT coalesce(string_agg(id::text, ', '), 'none') FROM queue.jobs WHERE worker_id = 'cpu-3' AND status = 'processing'")); no more heartbeats"
 }
 
 # ----------------------------------------------------------------------------
@@ -350,22 +375,61 @@ SELECT queued, retrying, processing, completed, failed, cancelled,
        round(completed_per_minute::numeric, 1) AS per_min, round(failure_rate::numeric, 2) AS failure_rate
   FROM queue.stats();
 EOF
+  estimate_accuracy
+}
+
+# How good the students' estimates were: the estimated_start each was shown
+# at enqueue against the job's first real start (its first claim, from
+# queue.job_events), as a share of the real wait (waits under a second count
+# as one second, so a job that started at once does not divide by zero).
+ESTIMATE_ERRORS_SQL="
+  SELECT j.job_type, started - j.enqueued_at AS wait,
+         abs(extract(epoch FROM d.estimated_start - started))
+           / greatest(extract(epoch FROM started - j.enqueued_at), 1) AS share
+    FROM public.demo_estimates d JOIN queue.jobs j ON j.id = d.job_id
+   CROSS JOIN LATERAL (SELECT min(e.at) AS started FROM queue.job_events e
+                        WHERE e.job_id = d.job_id AND e.to_status = 'processing') first_claim
+   WHERE started IS NOT NULL AND d.estimated_start IS NOT NULL"
+estimate_accuracy() {
+  show <<EOF
+\pset title 'students'' estimates: estimated_start at enqueue vs the real start'
+SELECT coalesce(job_type, 'all') AS "job type", count(*) AS jobs,
+       date_trunc('second', avg(wait)) AS "avg real wait",
+       round(100 * percentile_cont(0.5) WITHIN GROUP (ORDER BY share)) || '%' AS "median error",
+       round(100 * percentile_cont(0.9) WITHIN GROUP (ORDER BY share)) || '%' AS "p90 error"
+  FROM ($ESTIMATE_ERRORS_SQL) errors
+ GROUP BY ROLLUP (job_type) ORDER BY grouping(job_type), job_type;
+EOF
+  sql <<EOF
+SELECT format('estimates: %s student jobs started (%s never did), median error %s%% of the real wait, p90 %s%% (target: median <= 25%%)',
+              count(*), (SELECT count(*) FROM public.demo_estimates) - count(*),
+              round(100 * percentile_cont(0.5) WITHIN GROUP (ORDER BY share)),
+              round(100 * percentile_cont(0.9) WITHIN GROUP (ORDER BY share)))
+  FROM ($ESTIMATE_ERRORS_SQL) errors;
+EOF
 }
 
 # ----------------------------------------------------------------------------
 
-install_packages postgresql-15 postgresql-server-dev-15 postgresql-15-cron g++ make
+install_packages postgresql-15 postgresql-server-dev-15 postgresql-15-cron g++ make \
+  cmake libpq-dev libcpp-httplib-dev nlohmann-json3-dev libgtest-dev
 build_and_install "${DEMO_SKIP_BUILD:-0}"
+build_programs
 start_cluster queue-demo "$FIRST_PORT" <<CONF
 queue.database = '$DB'
 queue.enabled = on
 queue.tick_interval = '1s'
 log_min_messages = warning
 CONF
-mkdir -p "$WORK/state"
-chmod 777 "$WORK/state"
-say "demo: PostgreSQL 15 on port $PORT (data in $WORK), queue preloaded, background worker every 1s"
 setup_database
+# The queue launcher finds the new database at its next check (every 10 s).
+for ((i = 0; i < 60; i++)); do
+  [[ $(sql -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'queue worker'") == 1 ]] && break
+  sleep 0.25
+done
+say "demo: PostgreSQL 15 on port $PORT (data in $WORK), queue preloaded, background worker every 1s"
+start_dashboard
+say "demo: the web dashboard is at $DASHBOARD_URL (read-only; the terminal view follows)"
 
 START=$(date +%s)
 END=$((START + DURATION))
@@ -381,11 +445,16 @@ sql -c "SELECT queue.enqueue('daily_ca', '{}', NULL, NULL, NULL, NULL, 'daily_ca
 after=$(sql -c "SELECT count(*) FROM queue.jobs")
 event "cron: morning daily_ca batch: $ids jobs (10 with manim); re-running the batch added $((after - again)) (dedupe keys)"
 
-start_worker gpu-1 "ARRAY['manim']" 3
-start_worker gpu-2 "ARRAY['manim']" 2
-start_worker cpu-1 "'{}'::text[]" 3
-start_worker cpu-2 "'{}'::text[]" 2
-start_worker cpu-3 "'{}'::text[]" 2
+start_worker gpu-1 manim 3 "$RENDER_PROFILE"
+start_worker gpu-2 manim 2 "$RENDER_PROFILE,hang=0.2"  # a renderer that sometimes hangs
+start_worker cpu-1 none 3 "$RENDER_PROFILE"
+start_worker cpu-2 none 2 "$RENDER_PROFILE"
+start_worker cpu-3 none 2 "$RENDER_PROFILE"
+sleep 100000 &  # the worker-log watcher runs as long as this does
+WATCH_UNTIL=$!
+PIDS+=($!)
+watch_workers &
+PIDS+=($!)
 event "workers: gpu-1 (manim, 3 slots), gpu-2 (manim, 2), cpu-1 (3), cpu-2 (2), cpu-3 (2): 12 slots for a limit of $(sql -c "SELECT queue.effective_limit()")"
 
 app_loop &
@@ -426,7 +495,13 @@ while (($(date +%s) < END)); do
 done
 
 say ""
-event "demo: the workload is over; waiting for the last renders to stop ..."
+event "demo: the workload is over; SIGTERM to the workers: they drain (5 s grace for running renders) ..."
+for worker in "${!WORKER_PID[@]}"; do kill -TERM "${WORKER_PID[$worker]}" 2>/dev/null || true; done
+for worker in "${!WORKER_PID[@]}"; do
+  while kill -0 "${WORKER_PID[$worker]}" 2>/dev/null; do sleep 0.2; done
+done
+event "demo: every worker has stopped; jobs left processing: $(sql -c "SELECT count(*) FROM queue.jobs WHERE status = 'processing'")"
+kill "$WATCH_UNTIL" 2>/dev/null || true
 for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
 PIDS=()
 dashboard
@@ -443,4 +518,13 @@ if [[ -s $WORK/errors.log ]]; then
 fi
 say ""
 say "demo: done in $(elapsed)s."
+if ((KEEP)); then
+  say "demo: --keep: the cluster (psql -h $WORK -p $PORT -U postgres $DB) and the dashboard"
+  say "      ($DASHBOARD_URL) stay up until Ctrl-C; the render workers start again."
+  for worker in "${!WORKER_PID[@]}"; do
+    # shellcheck disable=SC2086 # the arguments saved by start_worker
+    start_worker "$worker" ${WORKER_ARGS[$worker]}
+  done
+  while sleep 3600; do :; done
+fi
 exit 0

@@ -41,11 +41,8 @@ suite() {
 
 as_postgres() { runuser -u postgres -- env PATH="$bin:$PATH" "$@"; }
 
-unit_tests() {
-  cmake -S "$root" -B "$work/cmake" -DCMAKE_BUILD_TYPE=Release >/dev/null &&
-    cmake --build "$work/cmake" -j2 >/dev/null &&
-    ctest --test-dir "$work/cmake" --output-on-failure
-}
+# The CMake build (programs and unit tests) of "build and install".
+unit_tests() { ctest --test-dir "$work/cmake" --output-on-failure; }
 
 regress_and_isolation() {
   as_postgres make -C "$tree" -s installcheck ||
@@ -71,7 +68,7 @@ CONF
 "$root/test/install-deps.sh" || { echo "0 passed, 1 failed"; exit 1; }
 rsync -a --exclude .git --exclude build "$root/" "$tree/" 2>/dev/null || cp -r "$root/." "$tree"
 chown -R postgres "$work"
-suite "build and install" bash -c "make -C '$root' -s -j2 && make -C '$root' -s install"
+suite "build and install" bash -c "make -C '$root' -s -j2 && make -C '$root' -s install PROGRAMS_BUILD='$work/cmake' >/dev/null"
 suite "unit tests (GoogleTest)" unit_tests
 suite "pg_regress and isolation specs" regress_and_isolation
 if start_cluster; then

@@ -156,6 +156,8 @@ Pass RunGuarded(MemoryContext pass_context, bool (*work)()) {
   return outcome;
 }
 
+// Settings the worker's session keeps whatever postgresql.conf, ALTER ROLE or
+// ALTER DATABASE say.
 // The worker runs as superuser. Were its search_path "$user", public (the
 // default) or anything an owner sets with ALTER ROLE/DATABASE ... SET, a role
 // allowed to create objects in a schema on it could plant an operator or
@@ -163,8 +165,11 @@ Pass RunGuarded(MemoryContext pass_context, bool (*work)()) {
 // outranks postgresql.conf (read again on SIGHUP) and every per-role and
 // per-database setting, for the life of the process; only a SET inside a
 // statement would outrank it, and the worker runs only the queue's own.
-void PinWorkerSearchPath() {
+void PinWorkerSettings() {
   SetConfigOption("search_path", kPinnedSearchPath, PGC_SUSET, PGC_S_OVERRIDE);
+  // A pass's statements are short; over a large queue.jobs their estimated
+  // cost would make JIT compile them, for much longer than they run.
+  SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 }
 
 // Stop advertising the latch and relaying when the worker exits.
@@ -178,7 +183,7 @@ void WorkerLoop() {
   pqsignal(SIGTERM, die);
   BackgroundWorkerUnblockSignals();
   BackgroundWorkerInitializeConnection(queue_database, nullptr, 0);
-  PinWorkerSearchPath();
+  PinWorkerSettings();
   pgstat_report_appname("queue worker");
   PublishWorkerLatch(MyLatch);
   AttachNotifyRelay(MyLatch);

@@ -8,6 +8,11 @@
 // for later) are left out, through an index that holds only such jobs. Counts
 // include the calling transaction's own uncommitted changes, as the table
 // count does.
+//
+// A queued job's expected start comes from the renders running in the slots
+// it waits for (policy::ExpectedTimeLeft from its type's mean run time) and the
+// jobs ahead of it (policy::EstimateWait). The running renders are read through the
+// index of processing jobs: at most the limits in force, whatever the queue.
 #include "queue/arguments.hpp"
 #include "queue/boundary.hpp"
 #include "queue/config.hpp"
@@ -50,6 +55,14 @@ SavedPlan count_not_due_ahead = {
     "   AND (priority, id) < ($1::queue.priority, $2)",
     2,
     {TEXTOID, INT8OID},
+    nullptr};
+
+// Renders running in a slot pool: all of them ($1 NULL), or one resource's.
+SavedPlan running_renders = {
+    "SELECT job_type, started_at FROM queue.jobs"
+    " WHERE status = 'processing' AND ($1::text IS NULL OR resource = $1::text)",
+    1,
+    {TEXTOID},
     nullptr};
 
 SavedPlan count_in_block = {
@@ -111,20 +124,45 @@ policy::Micros MeanDuration(const Config& config, const char* job_type) {
   return type != nullptr ? type->expected_duration : 120 * policy::kMicrosPerSecond;
 }
 
-// Slots and running renders the job competes for: the global ones, or for a
-// job with a resource, the smaller of its resource's limit and the global
-// limit, free only as far as both have room.
-policy::WaitInput WaitInputFor(const Config& config, const char* resource, TimestampTz now) {
-  int slots = GlobalLimitAt(config, now);
-  int64 free = slots - ReadCounter(MakeKey(CounterKind::kRunningTotal));
-  const ResourceConfig* limited = resource != nullptr ? config.FindResource(resource) : nullptr;
-  if (limited != nullptr) {
-    int resource_slots = ResourceLimitAt(config, *limited, now);
-    slots = std::min(slots, resource_slots);
-    free = std::min(
-        free, resource_slots - ReadCounter(MakeKey(CounterKind::kRunningResource, 0, 0, resource)));
+// The slots a job waits for, and the renders running in them, as plain data
+// (left: palloc'd, one expected time left per running render).
+struct SlotPool {
+  int slots;
+  int64 running;
+  policy::Micros* left;
+  uint64 left_count;
+};
+
+// The global slots (resource nullptr) or one resource's, with the renders
+// running there (SPI connected; clobbers the current result).
+SlotPool ReadPool(const Config& config, const ResourceConfig* resource, TimestampTz now) {
+  const int slots =
+      resource != nullptr ? ResourceLimitAt(config, *resource, now) : GlobalLimitAt(config, now);
+  const int64 running =
+      resource != nullptr
+          ? ReadCounter(MakeKey(CounterKind::kRunningResource, 0, 0, resource->name.c_str()))
+          : ReadCounter(MakeKey(CounterKind::kRunningTotal));
+  SlotPool pool{slots, std::max<int64>(running, 0), nullptr, 0};
+  Datum arg = resource != nullptr ? CStringGetTextDatum(resource->name.c_str()) : 0;
+  const char nulls[1] = {resource != nullptr ? ' ' : 'n'};
+  const uint64 rows = SpiRun(running_renders, &arg, nulls, SPI_OK_SELECT);
+  if (rows == 0) return pool;
+  pool.left = static_cast<policy::Micros*>(palloc(rows * sizeof(policy::Micros)));
+  for (uint64 i = 0; i < rows; i++) {
+    const TimestampTz started = DatumGetTimestampTz(SpiValueNotNull(i, 2));
+    pool.left[i] = policy::ExpectedTimeLeft(MeanDuration(config, SpiText(i, 1)), now - started);
   }
-  return policy::WaitInput{0, slots, slots - std::max<int64>(free, 0), 0};
+  pool.left_count = rows;
+  return pool;
+}
+
+// The wait of the job at `position` behind the renders of `pool`.
+std::optional<policy::Micros> WaitIn(const SlotPool& pool, int64 position,
+                                     policy::Micros mean_duration) {
+  const policy::WaitInput input{
+      position, pool.slots, pool.running, mean_duration,
+      std::vector<policy::Micros>(pool.left, pool.left + pool.left_count)};
+  return policy::EstimateWait(input);
 }
 
 constexpr policy::Micros kLongestEstimate = 365LL * 24 * 3600 * policy::kMicrosPerSecond;
@@ -156,10 +194,18 @@ std::optional<TimestampTz> ExpectedStart(const Config& config, const EstimateFac
                                          int64 position, TimestampTz now) {
   switch (job.status) {
     case policy::JobStatus::kQueued: {
-      policy::WaitInput input = WaitInputFor(config, job.resource, now);
-      input.position = position;
-      input.mean_duration = MeanDuration(config, job.job_type);
-      std::optional<policy::Micros> wait = policy::EstimateWait(input);
+      // A job of a limited resource needs a slot of both: it waits for the later.
+      // The jobs ahead of it are counted in both, whatever their resource.
+      const policy::Micros mean_duration = MeanDuration(config, job.job_type);
+      const ResourceConfig* resource =
+          job.resource != nullptr ? config.FindResource(job.resource) : nullptr;
+      const SlotPool global = ReadPool(config, nullptr, now);
+      std::optional<policy::Micros> wait = WaitIn(global, position, mean_duration);
+      if (resource != nullptr && wait) {
+        const SlotPool own = ReadPool(config, resource, now);
+        const std::optional<policy::Micros> own_wait = WaitIn(own, position, mean_duration);
+        wait = own_wait ? std::max(*wait, *own_wait) : own_wait;
+      }
       // A wait past any horizon a student cares about is no estimate (and
       // adding it to now could overflow a timestamp).
       if (!wait || *wait > kLongestEstimate) return std::nullopt;

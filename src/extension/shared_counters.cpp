@@ -307,6 +307,12 @@ void RebuildCounters(Oid jobs_relid) {
     RaiseNoFreeSlot();
   }
   RemoveDatabaseCounters(MyDatabaseId);
+  if (slot->jobs_relid != jobs_relid) {
+    // A new queue.jobs (the extension was created again): the figures of
+    // the old one's finished attempts are no history of this one.
+    memset(slot->minutes, 0, sizeof(slot->minutes));
+    slot->refused_results = 0;
+  }
   for (int p = 0; p < policy::kPriorityCount; p++) slot->lowest_block[p] = PG_INT64_MAX;
   for (int i = 0; i < count; i++) {
     SharedCounter* counter = EnterCounter(rows[i].key);

@@ -102,7 +102,7 @@ void LauncherLoop() {
   int quick_stops = 0;  // worker stops in a row, each within kMaxBackoffMillis of its start
   TimestampTz started_at = 0;
   TimestampTz start_at = 0;  // when to start the worker next
-  bool said_closed = false;
+  bool said_unavailable = false;
   bool said_no_slot = false;
   for (;;) {
     TimestampTz now = GetCurrentTimestamp();
@@ -121,25 +121,24 @@ void LauncherLoop() {
     }
 
     if (worker_handle == nullptr && now >= start_at) {
-      switch (FindDatabase(queue_database)) {
+      Database database = FindDatabase(queue_database);
+      switch (database) {
         case Database::kMissing:
-          ereport(LOG, (errmsg("queue launcher: database \"%s\" named by queue.database does not "
-                               "exist; the queue worker will not run",
-                               queue_database),
-                        errhint("Create the database or set queue.database to an existing one, "
-                                "then restart the server.")));
-          proc_exit(0);  // code 0: the postmaster does not start the launcher again
-          break;
         case Database::kClosed:
-          if (!said_closed)
-            ereport(LOG, (errmsg("queue launcher: database \"%s\" does not accept connections; "
+          // A database created (or opened) later is found at the next check:
+          // a demo or a deployment script often creates it after the server.
+          if (!said_unavailable)
+            ereport(LOG, (errmsg("queue launcher: database \"%s\" named by queue.database %s; "
                                  "checking again every %ld s",
-                                 queue_database, kIdleCheckMillis / 1000)));
-          said_closed = true;
+                                 queue_database,
+                                 database == Database::kMissing ? "does not exist"
+                                                                : "does not accept connections",
+                                 kIdleCheckMillis / 1000)));
+          said_unavailable = true;
           start_at = TimestampTzPlusMilliseconds(now, kIdleCheckMillis);
           break;
         case Database::kOpen:
-          said_closed = false;
+          said_unavailable = false;
           if (StartWorker()) {
             started_at = now;
             said_no_slot = false;

@@ -2,8 +2,8 @@
 # (a) a pass that fails every time neither ends nor restarts the process: it
 #     backs off exponentially, logs each failure once per backoff step, keeps
 #     answering SIGHUP and SIGTERM, and recovers by itself once the cause goes;
-# (b) a queue.database that does not exist is said once in the log and the
-#     worker is not started again and again;
+# (b) a queue.database that does not exist is said once in the log, nothing
+#     connects to it, and the worker starts once the database is created;
 # (c) a queue_app member who may create objects in public plants "=" and "<>"
 #     operators for the queue's enums, makes search_path hostile and restarts
 #     the worker: the worker's passes never run her functions, so she does not
@@ -282,23 +282,28 @@ $node->restart;
 my $missing = qr/queue launcher: database "nope" named by queue\.database does not exist/;
 ok(defined(eval { $node->wait_for_log($missing, $offset) }),
 	'the launcher says that the database does not exist');
-$node->poll_query_until('postgres', q{
-SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type LIKE 'queue %'})
-  or die 'the launcher did not exit';
 
-# Watch two restart intervals and more for any queue process coming back.
+# Watch two restart intervals and more: no worker starts meanwhile.
 my $watch_until = $node->safe_psql('postgres',
 	sprintf(q{SELECT clock_timestamp() + interval '%d s'}, 2 * $restart_seconds + 2));
 $node->poll_query_until('postgres', qq{
 SELECT count(*) > 0 OR clock_timestamp() > '$watch_until'
-  FROM pg_stat_activity WHERE backend_type LIKE 'queue %'})
+  FROM pg_stat_activity WHERE backend_type = 'queue worker'})
   or die 'the watch never ended';
 is($node->safe_psql('postgres',
-	q{SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'queue %'}),
-	'0', 'no queue process came back');
+	q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'queue worker'}),
+	'0', 'no queue worker ran without its database');
 my $log = slurp_file($node->logfile, $offset);
 is(scalar(() = $log =~ /$missing/g), 1, 'the missing database is logged once');
 unlike($log, qr/FATAL:  database "nope" does not exist/, 'nothing tried to connect to it');
+
+# Created after the server started, the database gets its worker at the next check.
+$node->safe_psql('postgres', 'CREATE DATABASE nope');
+$node->safe_psql('nope', 'CREATE EXTENSION queue');
+ok($node->poll_query_until('postgres', q{
+SELECT count(*) = 1 FROM pg_stat_activity
+ WHERE backend_type = 'queue worker' AND datname = 'nope'}),
+	'the worker starts once the database exists');
 
 $node->stop;
 done_testing();

@@ -121,6 +121,50 @@ TEST(EstimateWaitPropertyTest, NeverShrinksFurtherBackOrWithMoreWork) {
   }
 }
 
+TEST(EstimateWaitPropertyTest, KnownTimesLeftRefineTheWaveFormula) {
+  const std::uint64_t seed = Seed();
+  SCOPED_TRACE("QUEUE_PROPERTY_SEED=" + std::to_string(seed));
+  std::mt19937_64 rng(seed);
+  for (int i = 0; i < kIterations / 20; i++) {
+    WaitInput input{static_cast<std::int64_t>(rng() % 500) + 1, static_cast<int>(rng() % 20) + 1,
+                    static_cast<std::int64_t>(rng() % 25), static_cast<Micros>(rng() % 3600000000)};
+    // Every running render with a whole duration left is what the count alone says.
+    WaitInput listed = input;
+    listed.running_left.assign(static_cast<size_t>(input.running), input.mean_duration);
+    if (!listed.running_left.empty()) {
+      ASSERT_EQ(EstimateWait(listed), EstimateWait(input)) << Describe(input);
+    }
+    // A render further from its end never brings a start closer; none waits past the
+    // slowest slot plus a duration per job ahead.
+    listed.running_left.clear();
+    for (std::int64_t r = 0; r < input.running; r++)
+      listed.running_left.push_back(static_cast<Micros>(rng() % 7200000000));
+    if (listed.running_left.empty()) continue;
+    const Micros wait = EstimateWait(listed).value();
+    Micros slowest = 0;
+    for (Micros left : listed.running_left) slowest = std::max(slowest, left);
+    ASSERT_LE(wait, slowest + input.position * input.mean_duration) << Describe(input);
+    WaitInput later = listed;
+    later.running_left[rng() % later.running_left.size()] += static_cast<Micros>(rng() % 600000000);
+    ASSERT_LE(wait, EstimateWait(later).value()) << Describe(input);
+  }
+}
+
+TEST(ExpectedTimeLeftPropertyTest, NeverNegativeNeverAboveTheMeanAndShrinking) {
+  const std::uint64_t seed = Seed();
+  SCOPED_TRACE("QUEUE_PROPERTY_SEED=" + std::to_string(seed));
+  std::mt19937_64 rng(seed);
+  for (int i = 0; i < kIterations; i++) {
+    const Micros mean = RandomInt64(rng);
+    const Micros elapsed = RandomInt64(rng);
+    const Micros left = ExpectedTimeLeft(mean, elapsed);
+    ASSERT_GE(left, 0) << mean << " " << elapsed;
+    ASSERT_LE(left, std::max<Micros>(mean, 0)) << mean << " " << elapsed;
+    const Micros later = std::max(elapsed, RandomInt64(rng));
+    ASSERT_LE(ExpectedTimeLeft(mean, later), left) << mean << " " << elapsed << " " << later;
+  }
+}
+
 TEST(EstimateWaitPropertyTest, HugeQueuesSaturateInsteadOfWrapping) {
   for (Micros duration : {Micros{1}, kMicrosPerHour, kInt64Max / 2, kInt64Max}) {
     const std::optional<Micros> wait = EstimateWait({kInt64Max, 1, kInt64Max, duration});

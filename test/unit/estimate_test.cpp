@@ -11,6 +11,7 @@ namespace queue::policy {
 namespace {
 
 constexpr Micros kMax = std::numeric_limits<Micros>::max();
+constexpr Micros kSecond = kMicrosPerSecond;
 constexpr Micros kMinute = 60 * kMicrosPerSecond;
 
 TEST(AddSampleTest, FirstSampleIsTakenAsIs) {
@@ -92,6 +93,54 @@ TEST(EstimateWaitTest, RunningAboveSlotsMeansNoFreeSlot) {
   // Slots were lowered below what is running: nothing is free.
   EXPECT_EQ(EstimateWait({1, 4, 6, kMinute}), kMinute);
   EXPECT_EQ(EstimateWait({5, 4, 6, kMinute}), 2 * kMinute);
+}
+
+TEST(EstimateWaitTest, RunningRendersFreeTheirSlotsAsTheyEnd) {
+  // 4 slots, all busy, ending in 10, 20, 30 and 40 s; each job ahead takes a minute.
+  const std::vector<Micros> left = {30 * kSecond, 10 * kSecond, 40 * kSecond, 20 * kSecond};
+  EXPECT_EQ(EstimateWait({1, 4, 0, kMinute, left}), 10 * kSecond);
+  EXPECT_EQ(EstimateWait({4, 4, 0, kMinute, left}), 40 * kSecond);
+  // The fifth waits for the first slot's second job to end.
+  EXPECT_EQ(EstimateWait({5, 4, 0, kMinute, left}), 70 * kSecond);
+  EXPECT_EQ(EstimateWait({9, 4, 0, kMinute, left}), 130 * kSecond);
+}
+
+TEST(EstimateWaitTest, AFastSlotServesSeveralJobsBeforeASlowOneFrees) {
+  // One slot frees in 1 s, the other only in 10 min: jobs of 2 s queue on the first.
+  const std::vector<Micros> left = {kSecond, 10 * kMinute};
+  EXPECT_EQ(EstimateWait({1, 2, 0, 2 * kSecond, left}), kSecond);
+  EXPECT_EQ(EstimateWait({2, 2, 0, 2 * kSecond, left}), 3 * kSecond);
+  EXPECT_EQ(EstimateWait({4, 2, 0, 2 * kSecond, left}), 7 * kSecond);
+}
+
+TEST(EstimateWaitTest, IdleSlotsAndOverdueRendersAreFreeNow) {
+  // 3 slots, one render 5 s from its end, one past its expected end: one idle, one free now.
+  const std::vector<Micros> left = {5 * kSecond, -2 * kSecond};
+  EXPECT_EQ(EstimateWait({1, 3, 0, kMinute, left}), 0);
+  EXPECT_EQ(EstimateWait({2, 3, 0, kMinute, left}), 0);
+  EXPECT_EQ(EstimateWait({3, 3, 0, kMinute, left}), 5 * kSecond);
+  EXPECT_EQ(EstimateWait({4, 3, 0, kMinute, left}), kMinute);
+}
+
+TEST(EstimateWaitTest, MoreRendersThanSlotsFreeOnlyTheLastSlots) {
+  // The limit was lowered to 2 below 4 running renders: a slot frees at the 3rd and 4th end.
+  const std::vector<Micros> left = {kSecond, 2 * kSecond, 3 * kSecond, 4 * kSecond};
+  EXPECT_EQ(EstimateWait({1, 2, 0, kMinute, left}), 3 * kSecond);
+  EXPECT_EQ(EstimateWait({2, 2, 0, kMinute, left}), 4 * kSecond);
+  EXPECT_EQ(EstimateWait({3, 2, 0, kMinute, left}), 63 * kSecond);
+}
+
+TEST(ExpectedTimeLeftTest, FollowsTheSpreadAroundTheMean) {
+  EXPECT_EQ(ExpectedTimeLeft(4 * kSecond, 0), 4 * kSecond);
+  EXPECT_EQ(ExpectedTimeLeft(4 * kSecond, kSecond), 3 * kSecond);
+  EXPECT_EQ(ExpectedTimeLeft(4 * kSecond, 2 * kSecond), 2 * kSecond);  // both rules meet
+  EXPECT_EQ(ExpectedTimeLeft(4 * kSecond, 4 * kSecond), kSecond);      // past the mean: not 0
+  EXPECT_EQ(ExpectedTimeLeft(4 * kSecond, 5 * kSecond), kSecond / 2);
+  EXPECT_EQ(ExpectedTimeLeft(4 * kSecond, 6 * kSecond), 0);
+  EXPECT_EQ(ExpectedTimeLeft(4 * kSecond, kMinute), 0);
+  EXPECT_EQ(ExpectedTimeLeft(-kSecond, kSecond), 0);
+  EXPECT_EQ(ExpectedTimeLeft(2 * kSecond, -kSecond), 2 * kSecond);
+  EXPECT_EQ(ExpectedTimeLeft(kMax, kMax), 0);
 }
 
 TEST(EstimateWaitTest, NoSlotsMeansNoEstimate) {
