@@ -45,7 +45,8 @@ double QueryResult::Float(int row, int column) const {
 // Connect, blocking or not; the defaults come first so that the caller's
 // string overrides them. Keepalives notice a silent peer within about 25 s.
 Connection Connection::Connect(const std::string& conninfo, const std::string& application_name,
-                               bool blocking) {
+                               bool blocking, int connect_timeout_seconds) {
+  const std::string connect_timeout = std::to_string(connect_timeout_seconds);
   const char* keywords[] = {"connect_timeout",
                             "keepalives_idle",
                             "keepalives_interval",
@@ -53,7 +54,7 @@ Connection Connection::Connect(const std::string& conninfo, const std::string& a
                             "fallback_application_name",
                             "dbname",
                             nullptr};
-  const char* values[] = {"10",
+  const char* values[] = {connect_timeout.c_str(),
                           "10",
                           "5",
                           "3",
@@ -73,12 +74,13 @@ Connection Connection::Connect(const std::string& conninfo, const std::string& a
   return connection;
 }
 
-Connection Connection::Open(const std::string& conninfo, const std::string& application_name) {
-  return Connect(conninfo, application_name, /*blocking=*/true);
+Connection Connection::Open(const std::string& conninfo, const std::string& application_name,
+                            int connect_timeout_seconds) {
+  return Connect(conninfo, application_name, /*blocking=*/true, connect_timeout_seconds);
 }
 
 Connection Connection::Start(const std::string& conninfo, const std::string& application_name) {
-  return Connect(conninfo, application_name, /*blocking=*/false);
+  return Connect(conninfo, application_name, /*blocking=*/false, kConnectTimeoutSeconds);
 }
 
 // One step of a non-blocking connect.

@@ -42,6 +42,9 @@ class QueryResult {
   std::string Text(int row, int column) const;  // "" for NULL
   long long Int(int row, int column) const;     // 0 for NULL
   double Float(int row, int column) const;      // 0 for NULL
+  // The rows themselves, for readers that need the column types (nullptr
+  // unless ok()).
+  const PGresult* get() const { return ok() ? result_.get() : nullptr; }
 
  private:
   Status status_;
@@ -55,10 +58,13 @@ using Params = std::vector<std::optional<std::string>>;
 
 class Connection {
  public:
-  // Connect (blocking, up to connect_timeout, 10 s unless the string says
-  // otherwise). Returns a connection whose ok() is false, with error() set, when
-  // no server accepted it.
-  static Connection Open(const std::string& conninfo, const std::string& application_name);
+  static constexpr int kConnectTimeoutSeconds = 10;
+
+  // Connect (blocking, up to connect_timeout: connect_timeout_seconds unless
+  // the string says otherwise). Returns a connection whose ok() is false, with
+  // error() set, when no server accepted it.
+  static Connection Open(const std::string& conninfo, const std::string& application_name,
+                         int connect_timeout_seconds = kConnectTimeoutSeconds);
 
   // Start connecting without blocking: then, each time pending_socket() is
   // ready for what the last step asked (writing first), call Continue() until
@@ -69,6 +75,8 @@ class Connection {
   int pending_socket() const { return conn_ != nullptr ? PQsocket(conn_.get()) : -1; }
 
   bool ok() const { return conn_ != nullptr && PQstatus(conn_.get()) == CONNECTION_OK; }
+  // Connected, with no transaction open: fit to hand to another user.
+  bool idle() const { return ok() && PQtransactionStatus(conn_.get()) == PQTRANS_IDLE; }
   const std::string& error() const { return error_; }
   // The socket to wait on for notifications; -1 when not connected.
   int socket() const { return ok() ? PQsocket(conn_.get()) : -1; }
@@ -84,7 +92,7 @@ class Connection {
 
  private:
   static Connection Connect(const std::string& conninfo, const std::string& application_name,
-                            bool blocking);
+                            bool blocking, int connect_timeout_seconds);
 
   std::unique_ptr<PGconn, PgConnDeleter> conn_;
   std::string error_;

@@ -19,9 +19,9 @@ std::optional<Json> ParseObject(const std::string& body, Reply* error) {
 
 // Run one admin function and answer {"result": <its value>}.
 Reply RunAction(ConnectionPool& pool, const std::string& sql, const SqlParams& params) {
-  Outcome outcome = pool.Run(sql, params);
+  client::QueryResult outcome = pool.Run(sql, params);
   if (!outcome.ok()) return FailureReply(outcome);
-  Json row = FirstRowToJson(outcome.result.get());
+  Json row = FirstRowToJson(outcome.get());
   return JsonReply(Json{{"result", row.is_object() ? row["result"] : Json(nullptr)}});
 }
 

@@ -8,39 +8,17 @@
 // pinned search_path, and read-only transactions unless admin actions are on.
 #pragma once
 
-#include <libpq-fe.h>
+#include "client/connection.hpp"
 
 #include <condition_variable>
-#include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <vector>
 
 namespace dashboard {
 
-struct PgResultFree {
-  void operator()(PGresult* result) const { PQclear(result); }
-};
-struct PgConnFinish {
-  void operator()(PGconn* conn) const { PQfinish(conn); }
-};
-using PgResultPtr = std::unique_ptr<PGresult, PgResultFree>;
-using PgConnPtr = std::unique_ptr<PGconn, PgConnFinish>;
-
 // Text parameters of a statement; nullopt is NULL.
-using SqlParams = std::vector<std::optional<std::string>>;
-
-// What one statement came to.
-struct Outcome {
-  enum class Kind { kRows, kRefused, kUnreachable };
-  Kind kind = Kind::kUnreachable;
-  PgResultPtr result;    // kRows
-  std::string sqlstate;  // kRefused: the server's SQLSTATE
-  std::string message;   // kRefused and kUnreachable
-
-  bool ok() const { return kind == Kind::kRows; }
-};
+using SqlParams = client::Params;
 
 class ConnectionPool {
  public:
@@ -57,19 +35,21 @@ class ConnectionPool {
 
   // Run one statement (one round trip). A pooled connection that turns out to
   // be gone is replaced once, so the first request after a restart succeeds.
-  Outcome Run(const std::string& sql, const SqlParams& params = {});
+  // A busy pool or an unreachable server come back as connection_lost().
+  client::QueryResult Run(const std::string& sql, const SqlParams& params = {});
 
  private:
   // A connection to use: an idle one, or a new one while fewer than `size`
-  // are open; waits up to a few seconds for one to be given back.
-  PgConnPtr Borrow(bool* reused, std::string* error);
-  void GiveBack(PgConnPtr conn);
-  PgConnPtr Open(std::string* error) const;
+  // are open; waits up to a few seconds for one to be given back. Not ok(),
+  // with its error(), when none could be had.
+  client::Connection Borrow(bool* reused, std::string* error);
+  void GiveBack(client::Connection conn);
+  client::Connection Open(std::string* error) const;
 
   const Settings settings_;
   std::mutex mutex_;
   std::condition_variable given_back_;
-  std::vector<PgConnPtr> idle_;
+  std::vector<client::Connection> idle_;
   int open_ = 0;  // idle plus borrowed
 };
 

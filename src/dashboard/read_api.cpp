@@ -68,9 +68,9 @@ constexpr const char* kTickAgeSql =
 }  // namespace
 
 Reply ReadApi::Overview() {
-  Outcome stats = pool_.Run(kOverviewSql);
+  client::QueryResult stats = pool_.Run(kOverviewSql);
   if (!stats.ok()) return FailureReply(stats);
-  return JsonReply(FirstRowToJson(stats.result.get()));
+  return JsonReply(FirstRowToJson(stats.get()));
 }
 
 Reply ReadApi::Jobs(const QueryParams& params) {
@@ -80,9 +80,9 @@ Reply ReadApi::Jobs(const QueryParams& params) {
   SqlParams sql_params = {
       query.before ? std::optional<std::string>(std::to_string(*query.before)) : std::nullopt,
       query.status, query.job_type, query.user_id, std::to_string(query.limit + 1)};
-  Outcome jobs = pool_.Run(kJobsSql, sql_params);
+  client::QueryResult jobs = pool_.Run(kJobsSql, sql_params);
   if (!jobs.ok()) return FailureReply(jobs);
-  Json rows = RowsToJson(jobs.result.get());
+  Json rows = RowsToJson(jobs.get());
   Json next_before = nullptr;
   if (static_cast<int>(rows.size()) > query.limit) {
     rows.erase(rows.end() - 1);
@@ -95,58 +95,58 @@ Reply ReadApi::Job(std::string_view id) {
   std::optional<long long> job_id = ParseJobId(id);
   if (!job_id) return ErrorReply(400, "a job id is a positive number");
   SqlParams sql_params = {std::to_string(*job_id)};
-  Outcome job = pool_.Run(kJobSql, sql_params);
+  client::QueryResult job = pool_.Run(kJobSql, sql_params);
   if (!job.ok()) return FailureReply(job);
-  if (PQntuples(job.result.get()) == 0) return ErrorReply(404, "no such job");
-  Outcome events = pool_.Run(kTimelineSql, sql_params);
+  if (job.rows() == 0) return ErrorReply(404, "no such job");
+  client::QueryResult events = pool_.Run(kTimelineSql, sql_params);
   if (!events.ok()) return FailureReply(events);
   return JsonReply(
-      Json{{"job", FirstRowToJson(job.result.get())}, {"events", RowsToJson(events.result.get())}});
+      Json{{"job", FirstRowToJson(job.get())}, {"events", RowsToJson(events.get())}});
 }
 
 Reply ReadApi::Workers() {
-  Outcome workers = pool_.Run(kWorkersSql);
+  client::QueryResult workers = pool_.Run(kWorkersSql);
   if (!workers.ok()) return FailureReply(workers);
-  return JsonReply(Json{{"workers", RowsToJson(workers.result.get())}});
+  return JsonReply(Json{{"workers", RowsToJson(workers.get())}});
 }
 
 Reply ReadApi::Alerts() {
-  Outcome active = pool_.Run(kActiveAlertsSql);
+  client::QueryResult active = pool_.Run(kActiveAlertsSql);
   if (!active.ok()) return FailureReply(active);
-  Outcome recent = pool_.Run(kRecentAlertsSql);
+  client::QueryResult recent = pool_.Run(kRecentAlertsSql);
   if (!recent.ok()) return FailureReply(recent);
-  return JsonReply(Json{{"active", RowsToJson(active.result.get())},
-                        {"recent", RowsToJson(recent.result.get())}});
+  return JsonReply(Json{{"active", RowsToJson(active.get())},
+                        {"recent", RowsToJson(recent.get())}});
 }
 
 Reply ReadApi::History(const QueryParams& params) {
   std::optional<int> minutes = ParseHistoryMinutes(params);
   if (!minutes) return ErrorReply(400, "minutes must be 1 to 1440");
-  Outcome history = pool_.Run(kHistorySql, {std::to_string(*minutes)});
+  client::QueryResult history = pool_.Run(kHistorySql, {std::to_string(*minutes)});
   if (!history.ok()) return FailureReply(history);
-  return JsonReply(Json{{"minutes", RowsToJson(history.result.get())}});
+  return JsonReply(Json{{"minutes", RowsToJson(history.get())}});
 }
 
 Reply ReadApi::Metrics(bool* database_up) {
-  Outcome metrics = pool_.Run("SELECT queue.metrics()");
+  client::QueryResult metrics = pool_.Run("SELECT queue.metrics()");
   *database_up = metrics.ok();
   Reply reply;
   reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
-  if (metrics.ok() && PQntuples(metrics.result.get()) == 1)
-    reply.body = PQgetvalue(metrics.result.get(), 0, 0);
+  if (metrics.ok() && metrics.rows() == 1)
+    reply.body = metrics.Text(0, 0);
   return reply;
 }
 
 Reply ReadApi::Ready() {
-  Outcome extension = pool_.Run(kExtensionSql);
+  client::QueryResult extension = pool_.Run(kExtensionSql);
   if (!extension.ok()) return FailureReply(extension);
-  if (PQntuples(extension.result.get()) == 0)
+  if (extension.rows() == 0)
     return ErrorReply(503, "the queue extension is not installed in this database");
   Json status = {{"database", "reachable"},
-                 {"extension", PQgetvalue(extension.result.get(), 0, 0)}};
-  Outcome tick = pool_.Run(kTickAgeSql);
+                 {"extension", extension.Text(0, 0)}};
+  client::QueryResult tick = pool_.Run(kTickAgeSql);
   if (!tick.ok()) return FailureReply(tick);
-  Json age = FirstRowToJson(tick.result.get());
+  Json age = FirstRowToJson(tick.get());
   status["last_tick_age_seconds"] = age.is_object() ? age["age"] : Json(nullptr);
   bool ticking = status["last_tick_age_seconds"].is_number() &&
                  status["last_tick_age_seconds"].get<double>() <= tick_stale_seconds_;

@@ -14,10 +14,10 @@ Reply ErrorReply(int status, const std::string& message) {
   return JsonReply(Json{{"error", message}}, status);
 }
 
-Reply FailureReply(const Outcome& outcome) {
-  if (outcome.kind == Outcome::Kind::kUnreachable)
-    return JsonReply(Json{{"error", "database unreachable"}, {"detail", outcome.message}}, 503);
-  const std::string& state = outcome.sqlstate;
+Reply FailureReply(const client::QueryResult& outcome) {
+  if (outcome.connection_lost())
+    return JsonReply(Json{{"error", "database unreachable"}, {"detail", outcome.message()}}, 503);
+  const std::string& state = outcome.sqlstate();
   int status = 500;
   if (state == "57014" || state == "57P01" || state == "57P03") {
     status = 503;  // statement timeout, server shutting down or starting
@@ -30,7 +30,7 @@ Reply FailureReply(const Outcome& outcome) {
   } else if (state == "42P01" || state == "42883" || state == "55000") {
     status = 503;  // extension missing or at another version
   }
-  return JsonReply(Json{{"error", outcome.message}, {"sqlstate", state}}, status);
+  return JsonReply(Json{{"error", outcome.message()}, {"sqlstate", state}}, status);
 }
 
 }  // namespace dashboard

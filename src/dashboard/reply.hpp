@@ -23,6 +23,6 @@ Reply ErrorReply(int status, const std::string& message);
 // The reply for a statement that did not return rows: 503 when the database
 // is unreachable or the statement timed out, 403/404/400 for refusals the
 // caller caused, 500 otherwise. The server's message is passed on, escaped.
-Reply FailureReply(const Outcome& outcome);
+Reply FailureReply(const client::QueryResult& outcome);
 
 }  // namespace dashboard
