@@ -25,8 +25,9 @@ SHLIB_LINK = -lstdc++
 # functions; skipping it also drops the clang dependency.
 override with_llvm = no
 
-# Rebuild objects when a header they include changes.
-autodepend = yes
+# Objects record the headers they include (PGXS's autodepend covers C files
+# only), so changing a header rebuilds every object that includes it.
+EXTRA_CLEAN = $(OBJS:.o=.d)
 
 REGRESS = $(sort $(notdir $(basename $(wildcard sql/*.sql))))
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/preload.conf
@@ -37,6 +38,10 @@ ISOLATION_OPTS = --inputdir=test/isolation --outputdir=output_iso \
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+%.o: %.cpp
+	$(CXX) $(CXXFLAGS) $(CPPFLAGS) -MMD -MP -c -o $@ $<
+-include $(OBJS:.o=.d)
 
 # The programs beside the extension (src/client, src/worker, src/dashboard) and
 # the unit tests are built by CMake, in PROGRAMS_BUILD; `make install` installs

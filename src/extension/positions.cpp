@@ -133,9 +133,18 @@ struct SlotPool {
   uint64 left_count;
 };
 
+// How far back in line (in multiples of the slots) a job's estimate still
+// reads the running renders: behind that, the jobs ahead dominate its wait,
+// and each running render counts as a whole mean run time. The read walks the
+// index of processing jobs, whose dead entries a long transaction elsewhere
+// keeps; most jobs polling their status are that deep in a long queue.
+constexpr int64 kRunningRendersReachInSlots = 2;
+
 // The global slots (resource nullptr) or one resource's, with the renders
-// running there (SPI connected; clobbers the current result).
-SlotPool ReadPool(const Config& config, const ResourceConfig* resource, TimestampTz now) {
+// running there when the job at `position` is near enough the front to care
+// (SPI connected; clobbers the current result).
+SlotPool ReadPool(const Config& config, const ResourceConfig* resource, int64 position,
+                  TimestampTz now) {
   const int slots =
       resource != nullptr ? ResourceLimitAt(config, *resource, now) : GlobalLimitAt(config, now);
   const int64 running =
@@ -143,6 +152,7 @@ SlotPool ReadPool(const Config& config, const ResourceConfig* resource, Timestam
           ? ReadCounter(MakeKey(CounterKind::kRunningResource, 0, 0, resource->name.c_str()))
           : ReadCounter(MakeKey(CounterKind::kRunningTotal));
   SlotPool pool{slots, std::max<int64>(running, 0), nullptr, 0};
+  if (position > kRunningRendersReachInSlots * slots) return pool;
   Datum arg = resource != nullptr ? CStringGetTextDatum(resource->name.c_str()) : 0;
   const char nulls[1] = {resource != nullptr ? ' ' : 'n'};
   const uint64 rows = SpiRun(running_renders, &arg, nulls, SPI_OK_SELECT);
@@ -156,13 +166,30 @@ SlotPool ReadPool(const Config& config, const ResourceConfig* resource, Timestam
   return pool;
 }
 
-// The wait of the job at `position` behind the renders of `pool`.
+// The wait of the job at `position` behind the renders of `pool`, with
+// `overtaking_per_second` jobs a second enqueued ahead of it meanwhile.
 std::optional<policy::Micros> WaitIn(const SlotPool& pool, int64 position,
-                                     policy::Micros mean_duration) {
+                                     policy::Micros mean_duration, double overtaking_per_second) {
   const policy::WaitInput input{
       position, pool.slots, pool.running, mean_duration,
-      std::vector<policy::Micros>(pool.left, pool.left + pool.left_count)};
+      std::vector<policy::Micros>(pool.left, pool.left + pool.left_count),
+      overtaking_per_second};
   return policy::EstimateWait(input);
+}
+
+// Jobs enqueued a second at priorities above `priority` over the stats window
+// (settings.stats_window), since the first minute with figures: they will
+// overtake a waiting job of `priority` at about that rate.
+double OvertakingPerSecond(const Config& config, policy::Priority priority, TimestampTz now) {
+  if (priority == policy::Priority::kHigh) return 0;
+  const int64 minute_now = now / policy::kMicrosPerMinute;
+  const int64 window_minutes = std::max<int64>(1, config.stats_window / policy::kMicrosPerMinute);
+  const MinuteStats recent = SumMinuteStats(minute_now - window_minutes + 1, minute_now);
+  int64 arrivals = 0;
+  for (int p = 0; p < static_cast<int>(priority); p++) arrivals += recent.enqueued[p];
+  const policy::Micros covered = now - recent.minute * policy::kMicrosPerMinute;
+  if (arrivals == 0 || covered <= 0) return 0;
+  return static_cast<double>(arrivals) * policy::kMicrosPerSecond / static_cast<double>(covered);
 }
 
 constexpr policy::Micros kLongestEstimate = 365LL * 24 * 3600 * policy::kMicrosPerSecond;
@@ -199,11 +226,13 @@ std::optional<TimestampTz> ExpectedStart(const Config& config, const EstimateFac
       const policy::Micros mean_duration = MeanDuration(config, job.job_type);
       const ResourceConfig* resource =
           job.resource != nullptr ? config.FindResource(job.resource) : nullptr;
-      const SlotPool global = ReadPool(config, nullptr, now);
-      std::optional<policy::Micros> wait = WaitIn(global, position, mean_duration);
+      // Jobs of higher priorities enqueued meanwhile take global slots first.
+      const SlotPool global = ReadPool(config, nullptr, position, now);
+      std::optional<policy::Micros> wait = WaitIn(global, position, mean_duration,
+                                                  OvertakingPerSecond(config, job.priority, now));
       if (resource != nullptr && wait) {
-        const SlotPool own = ReadPool(config, resource, now);
-        const std::optional<policy::Micros> own_wait = WaitIn(own, position, mean_duration);
+        const SlotPool own = ReadPool(config, resource, position, now);
+        const std::optional<policy::Micros> own_wait = WaitIn(own, position, mean_duration, 0);
         wait = own_wait ? std::max(*wait, *own_wait) : own_wait;
       }
       // A wait past any horizon a student cares about is no estimate (and

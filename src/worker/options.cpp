@@ -190,6 +190,6 @@ worker (unknown resource, worker id owned by another role). See docs/workers.md.
 )";
 }
 
-const char* VersionText() { return "queue-worker 1.1\n"; }
+const char* VersionText() { return "queue-worker " QUEUE_VERSION "\n"; }
 
 }  // namespace worker
