@@ -48,14 +48,26 @@ SavedPlan read_job = {
     {INT8OID},
     nullptr};
 
-// Queued jobs dispatched before ($1 priority, $2 id) that are not due yet.
+// Queued jobs of one priority not due yet, from `bound` (an id no queued job
+// of it lies below, see LowestQueuedIds) up to ($1 priority, $2 id): an arm of
+// count_not_due_ahead. Bounded by row comparisons for the reason given at
+// find_candidates in dequeue.cpp.
+#define QUEUE_NOT_DUE_OF(priority, bound)                                          \
+  "(SELECT count(*) FROM queue.jobs"                                               \
+  " WHERE status = 'queued' AND run_at > enqueued_at AND run_at > now()"           \
+  "   AND (priority, id) >= ('" priority "', " bound ") AND priority <= '" priority \
+  "'  AND (priority, id) < ($1::queue.priority, $2))"
+
+// Queued jobs dispatched before ($1 priority, $2 id) that are not due yet;
+// each priority's scan starts where its queued jobs begin ($3, $4, $5), past
+// the entries of retried jobs claimed since vacuum last ran.
 SavedPlan count_not_due_ahead = {
-    "SELECT count(*) FROM queue.jobs"
-    " WHERE status = 'queued' AND run_at > enqueued_at AND run_at > now()"
-    "   AND (priority, id) < ($1::queue.priority, $2)",
-    2,
-    {TEXTOID, INT8OID},
+    "SELECT " QUEUE_NOT_DUE_OF("high", "$3") " + " QUEUE_NOT_DUE_OF("medium", "$4") " + "
+    QUEUE_NOT_DUE_OF("low", "$5"),
+    5,
+    {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID},
     nullptr};
+#undef QUEUE_NOT_DUE_OF
 
 // Renders running in a slot pool: all of them ($1 NULL), or one resource's.
 SavedPlan running_renders = {
@@ -93,7 +105,11 @@ int64 QueuePosition(int64 job_id, policy::Priority priority) {
                    Int64GetDatum(block << kIdBlockShift), Int64GetDatum(job_id)};
   SpiRun(count_in_block, args, nullptr, SPI_OK_SELECT);
   ahead += DatumGetInt64(SpiValueNotNull(0, 1));
-  Datum not_due_args[2] = {args[0], Int64GetDatum(job_id)};
+  int64 lowest_ids[policy::kPriorityCount];
+  LowestQueuedIds(lowest_ids);
+  static_assert(policy::kPriorityCount == 3, "count_not_due_ahead has one arm per priority");
+  Datum not_due_args[5] = {args[0], Int64GetDatum(job_id), Int64GetDatum(lowest_ids[0]),
+                           Int64GetDatum(lowest_ids[1]), Int64GetDatum(lowest_ids[2])};
   SpiRun(count_not_due_ahead, not_due_args, nullptr, SPI_OK_SELECT);
   ahead -= DatumGetInt64(SpiValueNotNull(0, 1));
   return ahead + 1;
