@@ -76,10 +76,11 @@ die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 
 WORK=""
 PIDS=()
+DASHBOARD_PID=""  # runs until the end, so it is not among the PIDS waited for
 cleanup() {
   local status=$? pid
   trap - EXIT INT TERM
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}" $DASHBOARD_PID; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   if [[ -n $WORK && -d $WORK ]]; then
     remove_cluster
@@ -157,7 +158,7 @@ start_dashboard() {
   sql -c "CREATE ROLE demo_dashboard LOGIN; GRANT queue_dashboard TO demo_dashboard"
   "$QUEUE_DASHBOARD" --db "host=$WORK port=$PORT user=demo_dashboard dbname=$DB" \
     --listen "127.0.0.1:$port" >"$WORK/dashboard.log" 2>&1 &
-  PIDS+=($!)
+  DASHBOARD_PID=$!
   DASHBOARD_URL="http://127.0.0.1:$port/"
 }
 

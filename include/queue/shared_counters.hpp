@@ -77,8 +77,7 @@ CounterKey MakeKey(CounterKind kind, int slot = 0, int64 block = 0, std::string_
 // the name holds the id's first bytes and the block a 64-bit hash of all of it.
 CounterKey WorkerKey(std::string_view worker_id);
 
-// One minute of finished attempts and new jobs, for stats and estimates over
-// a recent window.
+// One minute of finished attempts, for stats over a recent window.
 struct MinuteStats {
   int64 minute;  // minutes since the Unix epoch
   int64 completed;
@@ -86,7 +85,6 @@ struct MinuteStats {
   int64 started;
   policy::Micros run_sum;   // over completed attempts
   policy::Micros wait_sum;  // enqueue to first start, over started attempts
-  int64 enqueued[policy::kPriorityCount];  // jobs enqueued, per priority
 };
 
 // Ask for shared memory and the LWLock; only from _PG_init while preloading.
@@ -150,8 +148,7 @@ void LowestQueuedIds(int64 (&lowest_ids)[policy::kPriorityCount]);
 // Queued jobs of a priority in the id blocks before `block`.
 int64 SumQueuedBefore(int priority, int64 block);
 
-// Sum of the minutes in [from_minute, to_minute]; its `minute` is the first
-// of them with figures (to_minute + 1 when none has).
+// Sum of the minutes in [from_minute, to_minute].
 MinuteStats SumMinuteStats(int64 from_minute, int64 to_minute);
 
 // Tell backends which latch wakes the background worker (nullptr: none runs).

@@ -1,10 +1,8 @@
 // queue.enqueue(): add a job, or find the unfinished job holding its dedupe key.
 #include "queue/arguments.hpp"
-#include "queue/attempts.hpp"
 #include "queue/boundary.hpp"
 #include "queue/config.hpp"
 #include "queue/enums.hpp"
-#include "queue/ledger.hpp"
 #include "queue/notify.hpp"
 #include "queue/shared_counters.hpp"
 #include "queue/spi.hpp"
@@ -125,10 +123,6 @@ Datum Enqueue(FunctionCallInfo fcinfo) {
       job_id = DatumGetInt64(SpiValueNotNull(0, 1));
       if (PG_ARGISNULL(kRunAt) || PG_GETARG_TIMESTAMPTZ(kRunAt) <= GetCurrentTimestamp())
         NotifyClaimable(job_type);
-      // Arrivals per priority, for the estimates of the jobs they overtake.
-      MinuteStats arrived{CurrentMinute()};
-      arrived.enqueued[static_cast<int>(priority)] = 1;
-      RecordMinuteStats(arrived);
     } else if (Datum key[2] = {values[5], values[9]};
                SpiRun(find_deduplicated, key, nullptr, SPI_OK_SELECT) == 1) {
       job_id = DatumGetInt64(SpiValueNotNull(0, 1));

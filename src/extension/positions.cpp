@@ -182,30 +182,13 @@ SlotPool ReadPool(const Config& config, const ResourceConfig* resource, int64 po
   return pool;
 }
 
-// The wait of the job at `position` behind the renders of `pool`, with
-// `overtaking_per_second` jobs a second enqueued ahead of it meanwhile.
+// The wait of the job at `position` behind the renders of `pool`.
 std::optional<policy::Micros> WaitIn(const SlotPool& pool, int64 position,
-                                     policy::Micros mean_duration, double overtaking_per_second) {
+                                     policy::Micros mean_duration) {
   const policy::WaitInput input{
       position, pool.slots, pool.running, mean_duration,
-      std::vector<policy::Micros>(pool.left, pool.left + pool.left_count),
-      overtaking_per_second};
+      std::vector<policy::Micros>(pool.left, pool.left + pool.left_count)};
   return policy::EstimateWait(input);
-}
-
-// Jobs enqueued a second at priorities above `priority` over the stats window
-// (settings.stats_window), since the first minute with figures: they will
-// overtake a waiting job of `priority` at about that rate.
-double OvertakingPerSecond(const Config& config, policy::Priority priority, TimestampTz now) {
-  if (priority == policy::Priority::kHigh) return 0;
-  const int64 minute_now = now / policy::kMicrosPerMinute;
-  const int64 window_minutes = std::max<int64>(1, config.stats_window / policy::kMicrosPerMinute);
-  const MinuteStats recent = SumMinuteStats(minute_now - window_minutes + 1, minute_now);
-  int64 arrivals = 0;
-  for (int p = 0; p < static_cast<int>(priority); p++) arrivals += recent.enqueued[p];
-  const policy::Micros covered = now - recent.minute * policy::kMicrosPerMinute;
-  if (arrivals == 0 || covered <= 0) return 0;
-  return static_cast<double>(arrivals) * policy::kMicrosPerSecond / static_cast<double>(covered);
 }
 
 constexpr policy::Micros kLongestEstimate = 365LL * 24 * 3600 * policy::kMicrosPerSecond;
@@ -242,13 +225,11 @@ std::optional<TimestampTz> ExpectedStart(const Config& config, const EstimateFac
       const policy::Micros mean_duration = MeanDuration(config, job.job_type);
       const ResourceConfig* resource =
           job.resource != nullptr ? config.FindResource(job.resource) : nullptr;
-      // Jobs of higher priorities enqueued meanwhile take global slots first.
       const SlotPool global = ReadPool(config, nullptr, position, now);
-      std::optional<policy::Micros> wait = WaitIn(global, position, mean_duration,
-                                                  OvertakingPerSecond(config, job.priority, now));
+      std::optional<policy::Micros> wait = WaitIn(global, position, mean_duration);
       if (resource != nullptr && wait) {
         const SlotPool own = ReadPool(config, resource, position, now);
-        const std::optional<policy::Micros> own_wait = WaitIn(own, position, mean_duration, 0);
+        const std::optional<policy::Micros> own_wait = WaitIn(own, position, mean_duration);
         wait = own_wait ? std::max(*wait, *own_wait) : own_wait;
       }
       // A wait past any horizon a student cares about is no estimate (and

@@ -183,7 +183,6 @@ void AddMinute(MinuteStats& into, const MinuteStats& minute) {
   into.started += minute.started;
   into.run_sum += minute.run_sum;
   into.wait_sum += minute.wait_sum;
-  for (int p = 0; p < policy::kPriorityCount; p++) into.enqueued[p] += minute.enqueued[p];
 }
 
 // One row of a rebuild: a key and the count the table holds for it.
@@ -602,13 +601,11 @@ int64 SumQueuedBefore(int priority, int64 block) {
 }
 
 MinuteStats SumMinuteStats(int64 from_minute, int64 to_minute) {
-  MinuteStats sum{to_minute + 1, 0, 0, 0, 0, 0, {}};
+  MinuteStats sum{to_minute, 0, 0, 0, 0, 0};
   LWLockAcquire(shared->lock, LW_SHARED);
   if (DatabaseSlot* slot = FindSlot(false)) {
     for (const MinuteStats& minute : slot->minutes) {
-      if (minute.minute < from_minute || minute.minute > to_minute) continue;
-      AddMinute(sum, minute);
-      sum.minute = std::min(sum.minute, minute.minute);
+      if (minute.minute >= from_minute && minute.minute <= to_minute) AddMinute(sum, minute);
     }
   }
   LWLockRelease(shared->lock);

@@ -85,32 +85,17 @@ std::optional<Micros> EstimateWait(const WaitInput& input) {
   if (input.slots <= 0) return std::nullopt;
   const Wide position = std::max<std::int64_t>(input.position, 1);
   const Wide duration = std::max<Micros>(input.mean_duration, 0);
-  const double per_micro = std::max(input.overtaking_per_second, 0.0) / kMicrosPerSecond;
-  // The share of the slots the overtaking jobs take, on average.
-  const double overtaking_load = per_micro * static_cast<double>(duration) / input.slots;
-  if (overtaking_load >= 1) return std::nullopt;
   const std::vector<SlotGroup> groups = SlotsFreeIn(input);
-  // Jobs to start before this one by time t: those ahead now and those that overtook it.
-  auto ahead_by = [&](Wide t) {
-    return position + static_cast<Wide>(per_micro * static_cast<double>(t));
-  };
-  // The job starts at the smallest t by which the jobs ahead of it can have started:
-  // starts grow with t by slots per duration, the jobs ahead by less, so a binary
-  // search finds it. The latest slot to be free, plus position durations stretched by
-  // the overtaking load, is late enough.
+  // The job starts at the smallest t by which `position` jobs can have started: the
+  // count only grows with t, so a binary search finds it. The latest slot to be free,
+  // plus position durations, is late enough.
   Wide low = 0;
   Wide high = 0;
   for (const SlotGroup& group : groups) high = std::max<Wide>(high, group.free_in);
-  high += position * duration + duration;
-  if (overtaking_load > 0) {
-    // (Bounded far below the range of Wide; the result saturates anyway.)
-    const double stretched = static_cast<double>(high) / (1 - overtaking_load);
-    high = static_cast<Wide>(std::min(stretched, 1e36)) + duration;
-  }
+  high += position * duration;
   while (low < high) {
     const Wide middle = low + (high - low) / 2;
-    const Wide needed = ahead_by(middle);
-    if (StartsBy(groups, middle, duration, needed) >= needed) {
+    if (StartsBy(groups, middle, duration, position) >= position) {
       high = middle;
     } else {
       low = middle + 1;

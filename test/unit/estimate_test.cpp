@@ -166,23 +166,5 @@ TEST(EstimateWaitTest, Saturates) {
             (far - std::numeric_limits<int>::max() - 1) / std::numeric_limits<int>::max() + 1);
 }
 
-TEST(EstimateWaitTest, JobsThatOvertakeItStretchTheWait) {
-  // 2 slots busy for a minute each, 4 jobs ahead: without overtaking it starts at
-  // 3 minutes (two waves behind the running renders). With one job a minute of
-  // a higher priority arriving, the five that overtake it by then delay it to
-  // 5 minutes: 4 + 5 jobs have started before it.
-  EXPECT_EQ(EstimateWait({5, 2, 2, kMinute}), 3 * kMinute);
-  WaitInput overtaken{5, 2, 2, kMinute, {}, 1.0 / 60};
-  EXPECT_EQ(EstimateWait(overtaken), 5 * kMinute);
-}
-
-TEST(EstimateWaitTest, OvertakingThatFillsEverySlotMeansNoEstimate) {
-  // 2 slots, one-minute renders: two jobs a minute ahead of it would take them all.
-  WaitInput starved{1, 2, 2, kMinute, {}, 2.0 / 60};
-  EXPECT_EQ(EstimateWait(starved), std::nullopt);
-  WaitInput free_slot{1, 2, 0, kMinute, {}, 1.0 / 60};
-  EXPECT_EQ(EstimateWait(free_slot), 0);  // a free slot is taken at once
-}
-
 }  // namespace
 }  // namespace queue::policy

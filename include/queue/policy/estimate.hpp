@@ -41,9 +41,6 @@ struct WaitInput {
   // Expected time left of each render running in those slots, when known; it then
   // replaces `running`. When empty, each running render has a whole mean_duration left.
   std::vector<Micros> running_left = {};
-  // Jobs expected to be enqueued ahead of this one (at a higher priority) per
-  // second while it waits; each takes a slot before it. 0: none.
-  double overtaking_per_second = 0;
 };
 
 // Estimate the wait until the job starts, by list scheduling: a slot becomes free when
@@ -53,12 +50,8 @@ struct WaitInput {
 // free after them. With nothing known of the running renders this is the wave formula:
 // 0 while a free slot waits for the job (position <= slots - running), else
 // ceil((position - free) / slots) * mean_duration, free = max(0, slots - running).
-// Jobs that overtake it while it waits (overtaking_per_second) join those ahead as they
-// come: it starts at the first t by which position + overtaking_per_second * t jobs can
-// have started. When they alone would fill every slot (overtaking_per_second *
-// mean_duration >= slots) it never starts: std::nullopt.
 // With slots <= 0 nothing can start: std::nullopt. Saturates at INT64_MAX; a position
-// below 1 counts as 1, negative running counts, times left, durations and rates as 0.
+// below 1 counts as 1, negative running counts, times left and durations as 0.
 std::optional<Micros> EstimateWait(const WaitInput& input);
 
 }  // namespace queue::policy
