@@ -77,14 +77,17 @@ bool Marked(const char names[][NAMEDATALEN], int count, const char* name) {
   return false;
 }
 
-// At commit: hand this transaction's job types to the relay and wake it.
-// Never fails and allocates nothing.
+// At commit: hand this transaction's job types to the relay, and wake it when
+// these are the first marks since its last relay (later ones find it woken
+// already, or waiting out its gap between relays: waking it on every commit
+// would only spin it). Never fails and allocates nothing.
 void MarkAtCommit() {
   // (MyProc->lxid is already cleared here; the list is emptied at every end.)
   if (pending_count == 0 && !pending_overflow) return;
   Latch* latch = nullptr;
   SpinLockAcquire(&relay->mutex);
   if (relay->latch != nullptr && relay->database == MyDatabaseId) {
+    bool first_marks = relay->marked_count == 0 && !relay->overflow;
     relay->overflow = relay->overflow || pending_overflow;
     for (int i = 0; i < pending_count; i++) {
       if (Marked(relay->marked, relay->marked_count, pending[i])) continue;
@@ -94,7 +97,7 @@ void MarkAtCommit() {
       }
       strlcpy(relay->marked[relay->marked_count++], pending[i], NAMEDATALEN);
     }
-    latch = relay->latch;
+    if (first_marks) latch = relay->latch;
   }
   SpinLockRelease(&relay->mutex);
   if (latch != nullptr) SetLatch(latch);
