@@ -145,6 +145,14 @@ SharedCounter ReadRunTime(std::string_view job_type);
 // bounds read after taking a snapshot hold for every job that snapshot sees.
 void LowestQueuedIds(int64 (&lowest_ids)[policy::kPriorityCount]);
 
+// An SQL condition: queue.jobs rows of `priority` (a literal) from id `bound`
+// (a parameter holding its LowestQueuedIds) on. Written as a row comparison
+// and a range, not "priority = p": with an equality, a generic plan drops the
+// priority from the sort and walks the primary key over every finished job
+// instead of the (priority, id) index.
+#define QUEUE_PRIORITY_FROM(priority, bound) \
+  " (priority, id) >= ('" priority "', " bound ") AND priority <= '" priority "' "
+
 // Queued jobs of a priority in the id blocks before `block`.
 int64 SumQueuedBefore(int priority, int64 block);
 

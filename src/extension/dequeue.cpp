@@ -86,14 +86,11 @@ SavedPlan mark_short_claim = {
 // order, locked (an arm of find_candidates); $1 the caller's resources,
 // $2 full resources, $3 how many, $4 the worker's registered resources,
 // $5 jobs this call already took, `bound` an id no queued job of the
-// priority lies below (see LowestQueuedIds). The priority is bounded by a row
-// comparison and a range, not "priority = p": with an equality the generic
-// plan drops the priority from the sort and walks the primary key over every
-// finished job instead of the dispatch index.
+// priority lies below.
 #define QUEUE_CANDIDATES_OF(priority, bound)                                      \
   "SELECT * FROM (SELECT id, resource FROM queue.jobs"                            \
-  " WHERE status = 'queued' AND (priority, id) >= ('" priority "', " bound ")" \
-  "   AND priority <= '" priority "' AND run_at <= now()"                         \
+  " WHERE status = 'queued' AND" QUEUE_PRIORITY_FROM(priority, bound)             \
+  "   AND run_at <= now()"                                                        \
   "   AND (resource IS NULL OR (($1 IS NULL OR resource = ANY($1))"               \
   "        AND ($4 IS NULL OR resource = ANY($4)) AND resource <> ALL($2)))"      \
   "   AND id <> ALL($5)"                                                          \

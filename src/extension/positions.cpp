@@ -49,14 +49,12 @@ SavedPlan read_job = {
     nullptr};
 
 // Queued jobs of one priority not due yet, from `bound` (an id no queued job
-// of it lies below, see LowestQueuedIds) up to ($1 priority, $2 id): an arm of
-// count_not_due_ahead. Bounded by row comparisons for the reason given at
-// find_candidates in dequeue.cpp.
-#define QUEUE_NOT_DUE_OF(priority, bound)                                          \
-  "(SELECT count(*) FROM queue.jobs"                                               \
-  " WHERE status = 'queued' AND run_at > enqueued_at AND run_at > now()"           \
-  "   AND (priority, id) >= ('" priority "', " bound ") AND priority <= '" priority \
-  "'  AND (priority, id) < ($1::queue.priority, $2))"
+// of it lies below) up to ($1 priority, $2 id): an arm of count_not_due_ahead.
+#define QUEUE_NOT_DUE_OF(priority, bound)                                 \
+  "(SELECT count(*) FROM queue.jobs"                                      \
+  " WHERE status = 'queued' AND run_at > enqueued_at AND run_at > now()"  \
+  "   AND" QUEUE_PRIORITY_FROM(priority, bound)                           \
+  "   AND (priority, id) < ($1::queue.priority, $2))"
 
 // Queued jobs dispatched before ($1 priority, $2 id) that are not due yet;
 // each priority's scan starts where its queued jobs begin ($3, $4, $5), past
