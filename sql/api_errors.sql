@@ -115,6 +115,8 @@ SELECT qt.try_detail($$SELECT queue.drain_worker(NULL)$$);
 SELECT qt.try_detail($$SELECT queue.drain_worker('ghost')$$);
 -- heartbeat of a registered worker succeeds
 SELECT qt.try_detail($$SELECT * FROM queue.heartbeat('w-reg')$$);
+-- the claim's resource slots are dequeue()'s alone
+SELECT qt.try_detail($$SELECT queue.claim_resource_slot('manim')$$);
 
 -- Nothing changed: no job, no audit row, no worker, same statuses.
 SELECT count(*) = :before_jobs AS same_jobs,

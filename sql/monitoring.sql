@@ -18,7 +18,8 @@ DELETE FROM queue.peak_windows;
 
 \i test/sql/try.sql
 
-SELECT extversion FROM pg_extension WHERE extname = 'queue';
+SELECT extversion = default_version AS current_version
+  FROM pg_extension JOIN pg_available_extensions ON name = extname WHERE extname = 'queue';
 SELECT alert_resource_wait, alert_no_worker, alert_worker_failures FROM queue.settings;
 
 -- Thresholds are bounded like every setting.

@@ -169,6 +169,14 @@ void WakeWorker() noexcept;
 // call (the latch is also set for other reasons, such as notifications).
 bool TakePassRequest();
 
+// A claim came back short because of the limits (its worker is marking
+// queue.workers.short_claim_at): any database, any worker. Never errors.
+void NoteShortClaim() noexcept;
+
+// Whether a claim may have come back short after `since`: true for short
+// claims noted since, and for all of them until the server has run that long.
+bool ShortClaimSince(TimestampTz since);
+
 // Drop this database's empty id blocks and ranges, and recompute where its
 // queued ids start.
 void CompactCounters();

@@ -40,9 +40,10 @@ void SpiFinish();
 uint64 SpiRun(SavedPlan& plan, const Datum* values, const char* nulls, int expected,
               long max_rows = 0);
 
-// Run a saved statement on a given snapshot.
-uint64 SpiRunOnSnapshot(SavedPlan& plan, const Datum* values, const char* nulls,
-                        Snapshot snapshot, int expected);
+// Run a saved statement on a given snapshot (its command id advanced, so it
+// sees the transaction's own earlier changes); its triggers fire as in SpiRun.
+uint64 SpiRunOnSnapshot(SavedPlan& plan, const Datum* values, const char* nulls, Snapshot snapshot,
+                        int expected);
 
 // Run a saved statement without arguments on a snapshot taken now, even in a
 // REPEATABLE READ transaction: for counts that must include every commit.

@@ -25,31 +25,46 @@ namespace {
 constexpr int kMaxJobsPerCall = 1000;
 constexpr const char* kResultHint = "Store large output elsewhere and return a reference.";
 
-// Complete the listed jobs ($1, with $3 results and $4 attempts; NULL arrays
-// stand for all NULL) that worker $2 holds: complete() passes one of each.
-// Each job is found by its id. Its status is compared as text on purpose: a
-// plain "status = 'processing'" lets the planner pick the small partial index
-// on worker_id instead, whose dead entries a long transaction elsewhere keeps.
+// Complete jobs that worker $2 holds, each named by `job` with its `result`
+// and `attempt` (NULL: any attempt), read from `source`. Each job is found by
+// its id. Its status is compared as text on purpose: a plain
+// "status = 'processing'" lets the planner pick the small partial index on
+// worker_id instead, whose dead entries a long transaction elsewhere keeps.
 // $5 the calling role, $6 whether it is a queue_admin.
+#define QUEUE_COMPLETE_JOBS(source, job, result, attempt)                            \
+  "WITH done AS ("                                                                   \
+  "  UPDATE queue.jobs j SET status = 'completed', result = " result                 \
+  ","                                                                                \
+  "    finished_at = now(), deadline = NULL" source "  WHERE j.id = " job            \
+  " AND j.status::text = 'processing' AND j.worker_id = $2"                          \
+  "    AND (" attempt " IS NULL OR j.attempts = " attempt                            \
+  ")"                                                                                \
+  "    AND ($6 OR j.worker_role IS NULL OR pg_has_role($5, j.worker_role, 'USAGE'))" \
+  "  RETURNING j.id, j.job_type, j.worker_id,"                                       \
+  "    (extract(epoch FROM now() - j.started_at) * 1000000)::int8 AS run_micros),"   \
+  " logged AS ("                                                                     \
+  "  INSERT INTO queue.job_events (job_id, from_status, to_status, worker_id)"       \
+  "  SELECT id, 'processing', 'completed', worker_id FROM done)"                     \
+  "SELECT job_type, run_micros FROM done"
+
+// complete(): job $1, result $3, attempt $4. A statement of its own, not a
+// one-element complete_jobs: unnesting arrays costs a single completion a
+// function scan and a join to start and run.
+SavedPlan complete_job = {QUEUE_COMPLETE_JOBS("", "$1", "$3", "$4"),
+                          6,
+                          {INT8OID, TEXTOID, JSONBOID, INT4OID, OIDOID, BOOLOID},
+                          nullptr};
+
+// complete_many(): the jobs of $1, with $3 results and $4 attempts (NULL
+// arrays stand for all NULL).
 SavedPlan complete_jobs = {
-    "WITH input AS ("
-    "  SELECT * FROM unnest($1::int8[], $3::jsonb[], $4::int4[]) AS i(id, result, attempt)),"
-    " done AS ("
-    "  UPDATE queue.jobs j SET status = 'completed', result = i.result, finished_at = now(),"
-    "    deadline = NULL"
-    "  FROM input i"
-    "  WHERE j.id = i.id AND j.status::text = 'processing' AND j.worker_id = $2"
-    "    AND (i.attempt IS NULL OR j.attempts = i.attempt)"
-    "    AND ($6 OR j.worker_role IS NULL OR pg_has_role($5, j.worker_role, 'USAGE'))"
-    "  RETURNING j.id, j.job_type, j.worker_id,"
-    "    (extract(epoch FROM now() - j.started_at) * 1000000)::int8 AS run_micros),"
-    " logged AS ("
-    "  INSERT INTO queue.job_events (job_id, from_status, to_status, worker_id)"
-    "  SELECT id, 'processing', 'completed', worker_id FROM done)"
-    "SELECT job_type, run_micros FROM done",
+    QUEUE_COMPLETE_JOBS(
+        " FROM unnest($1::int8[], $3::jsonb[], $4::int4[]) AS i(id, result, attempt)", "i.id",
+        "i.result", "i.attempt"),
     6,
     {INT8ARRAYOID, TEXTOID, JSONBARRAYOID, INT4ARRAYOID, OIDOID, BOOLOID},
     nullptr};
+#undef QUEUE_COMPLETE_JOBS
 
 // A job of the list held by the worker id but claimed by another role ($3),
 // which no queue_admin may be either.
@@ -73,16 +88,6 @@ void RecordCompletions(uint64 completed) {
   if (completed > 0) RecordMinuteStats(stats);
 }
 
-// A one-element array of `value`, or 0 (passed as NULL) when the value is NULL.
-Datum OneElementArray(bool isnull, Datum value, Oid element_type) {
-  if (isnull) return 0;
-  int16 length;
-  bool by_value;
-  char align;
-  get_typlenbyvalalign(element_type, &length, &by_value, &align);
-  return PointerGetDatum(construct_array(&value, 1, element_type, length, by_value, align));
-}
-
 Datum Complete(FunctionCallInfo fcinfo) {
   const Config& config = RefreshConfig();
   int64 job_id = RequiredJobId(fcinfo, 0);
@@ -91,15 +96,15 @@ Datum Complete(FunctionCallInfo fcinfo) {
     RequireDocumentSize(PG_GETARG_DATUM(2), "result", config.max_payload_bytes, kResultHint);
   char attempt_null;
   Datum attempt = OptionalAttempt(fcinfo, 3, &attempt_null);
-  Datum args[6] = {Int64ArrayDatum(&job_id, 1),
+  Datum args[6] = {Int64GetDatum(job_id),
                    CStringGetTextDatum(worker_id),
-                   OneElementArray(PG_ARGISNULL(2), PG_GETARG_DATUM(2), JSONBOID),
-                   OneElementArray(attempt_null == 'n', attempt, INT4OID),
+                   PG_ARGISNULL(2) ? 0 : PG_GETARG_DATUM(2),
+                   attempt,
                    ObjectIdGetDatum(CallingRole()),
                    BoolGetDatum(CallerIsQueueAdmin())};
-  char nulls[6] = {' ', ' ', args[2] ? ' ' : 'n', args[3] ? ' ' : 'n', ' ', ' '};
+  char nulls[6] = {' ', ' ', PG_ARGISNULL(2) ? 'n' : ' ', attempt_null, ' ', ' '};
   SpiConnect();
-  bool completed = SpiRun(complete_jobs, args, nulls, SPI_OK_SELECT) == 1;
+  bool completed = SpiRun(complete_job, args, nulls, SPI_OK_SELECT) == 1;
   if (completed)
     RecordCompletions(1);
   else
@@ -149,10 +154,10 @@ Datum CompleteMany(FunctionCallInfo fcinfo) {
     ArrayElements attempts = ArrayArgument(fcinfo, 3, "attempts", INT4OID, true);
     for (int i = 0; i < attempts.count; i++)
       if (!attempts.nulls[i] && DatumGetInt32(attempts.values[i]) < 1)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("attempts must be positive"),
-                        errdetail("Element %d is %d.", i + 1, DatumGetInt32(attempts.values[i])),
-                        errhint("Pass the attempts column of the rows dequeue() returned.")));
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("attempts must be positive"),
+                 errdetail("Element %d is %d.", i + 1, DatumGetInt32(attempts.values[i])),
+                 errhint("Pass the attempts column of the rows dequeue() returned.")));
   }
   if (jobs == 0) PG_RETURN_INT32(0);
 

@@ -25,10 +25,14 @@
 #include "queue/spi.hpp"
 
 #include <algorithm>
+#include <iterator>
+#include <string>
+#include <vector>
 
 extern "C" {
-#include "utils/snapmgr.h"
 #include "storage/lmgr.h"
+#include "storage/proc.h"
+#include "utils/snapmgr.h"
 }
 
 namespace queue {
@@ -38,25 +42,27 @@ namespace {
 enum DequeueArg { kWorkerId, kMaxJobs, kResources };
 constexpr int kMaxJobsPerCall = 1000;
 
-// A registered worker's state; whether its liveness is due a refresh (it is
-// dead, or was last marked alive longer ago than $2); the capacity of the
-// other live workers (silent for less than $3), and whether one of them is
-// waiting for slots (a claim of theirs came back short within $4); all
-// durations in microseconds.
+// A registered worker's state, and whether its liveness is due a refresh (it
+// is dead, or was last marked alive longer ago than $2 microseconds).
 SavedPlan read_worker = {
-    "SELECT w.state = 'draining', w.capacity, w.resources, w.owner,"
-    "  w.state = 'dead' OR w.last_heartbeat < now() - $2 * interval '1 microsecond',"
-    "  others.capacity, others.waiting"
-    " FROM queue.workers w,"
-    "  LATERAL (SELECT coalesce(sum(o.capacity), 0) AS capacity,"
-    "    coalesce(bool_or(o.short_claim_at > now() - $4 * interval '1 microsecond'), false)"
-    "      AS waiting"
-    "    FROM queue.workers o"
-    "    WHERE o.worker_id <> w.worker_id AND o.state = 'active'"
-    "      AND o.last_heartbeat > now() - $3 * interval '1 microsecond') others"
-    " WHERE w.worker_id = $1",
-    4,
-    {TEXTOID, INT8OID, INT8OID, INT8OID},
+    "SELECT state = 'draining', capacity, resources, owner,"
+    "  state = 'dead' OR last_heartbeat < now() - $2 * interval '1 microsecond'"
+    " FROM queue.workers WHERE worker_id = $1",
+    2,
+    {TEXTOID, INT8OID},
+    nullptr};
+
+// The capacity of the workers other than $1 that are live (silent for less
+// than $2), and whether one of them is waiting for slots (a claim of theirs
+// came back short within $3); durations in microseconds.
+SavedPlan read_other_workers = {
+    "SELECT coalesce(sum(capacity), 0),"
+    "  coalesce(bool_or(short_claim_at > now() - $3 * interval '1 microsecond'), false)"
+    " FROM queue.workers"
+    " WHERE worker_id <> $1 AND state = 'active'"
+    "   AND last_heartbeat > now() - $2 * interval '1 microsecond'",
+    3,
+    {TEXTOID, INT8OID, INT8OID},
     nullptr};
 
 // Mark a worker alive: a claim counts as a heartbeat.
@@ -82,52 +88,58 @@ constexpr policy::Micros kWaitingWindow = 10 * policy::kMicrosPerSecond;
 SavedPlan mark_short_claim = {
     "UPDATE queue.workers SET short_claim_at = now() WHERE worker_id = $1", 1, {TEXTOID}, nullptr};
 
-// Claimable jobs of one priority from where its queued jobs begin, in id
-// order, locked (an arm of find_candidates); $1 the caller's resources,
-// $2 full resources, $3 how many, $4 the worker's registered resources,
-// $5 jobs this call already took, `bound` an id no queued job of the
-// priority lies below.
-#define QUEUE_CANDIDATES_OF(priority, bound)                                      \
-  "SELECT * FROM (SELECT id, resource FROM queue.jobs"                            \
-  " WHERE status = 'queued' AND" QUEUE_PRIORITY_FROM(priority, bound)             \
-  "   AND run_at <= now()"                                                        \
-  "   AND (resource IS NULL OR (($1 IS NULL OR resource = ANY($1))"               \
-  "        AND ($4 IS NULL OR resource = ANY($4)) AND resource <> ALL($2)))"      \
-  "   AND id <> ALL($5)"                                                          \
-  " ORDER BY priority, id LIMIT $3 FOR UPDATE SKIP LOCKED) c"
+// Claim up to $1 claimable jobs of one priority in id order, from where its
+// queued jobs begin ($4: an id no queued job of the priority lies below)
+// instead of walking over the entries of jobs claimed since vacuum last ran,
+// which a long transaction elsewhere keeps from being removed. $2 the worker
+// id, $3 the calling role, $5 the caller's resources, $6 the worker's
+// registered resources. A job with a resource is taken only when
+// queue.claim_resource_slot() reserves it a running slot of that resource;
+// the call costs more than every other condition, so the planner evaluates
+// it last, for jobs that are otherwise claimable. One statement finds, locks,
+// claims and logs: the claim path's cost is mostly executor start-up.
+#define QUEUE_CLAIM_OF(priority) \
+  "WITH claimed AS ("                                                                   \
+  "  UPDATE queue.jobs SET status = 'processing', attempts = attempts + 1,"             \
+  "    started_at = now(), deadline = now() + timeout, worker_id = $2,"                 \
+  "    worker_role = $3, cancel_requested = false"                                      \
+  "  WHERE id = ANY(ARRAY("                                                             \
+  "    SELECT id FROM queue.jobs"                                                       \
+  "     WHERE status = 'queued' AND" QUEUE_PRIORITY_FROM(priority, "$4")                \
+  "       AND run_at <= now()"                                                          \
+  "       AND (resource IS NULL OR (($5 IS NULL OR resource = ANY($5))"                 \
+  "            AND ($6 IS NULL OR resource = ANY($6))"                                  \
+  "            AND queue.claim_resource_slot(resource)))"                              \
+  "     ORDER BY priority, id LIMIT $1 FOR UPDATE SKIP LOCKED))"                        \
+  "  RETURNING *),"                                                                     \
+  " logged AS ("                                                                        \
+  "  INSERT INTO queue.job_events (job_id, from_status, to_status, worker_id, detail)"  \
+  "  SELECT id, 'queued', 'processing', worker_id, 'attempt ' || attempts FROM claimed)" \
+  "SELECT * FROM claimed ORDER BY id"
 
-// Claimable jobs in dispatch order: each priority's index scan starts where
-// its queued jobs begin ($6, $7, $8 for high, medium, low), instead of
-// walking over the entries of jobs claimed since vacuum last ran, which a
-// long transaction elsewhere keeps from being removed; a lower priority is
-// read only when the higher ones could not fill the claim.
-SavedPlan find_candidates = {
-    "SELECT id, resource FROM (" QUEUE_CANDIDATES_OF("high", "$6") " UNION ALL "
-    QUEUE_CANDIDATES_OF("medium", "$7") " UNION ALL " QUEUE_CANDIDATES_OF("low", "$8")
-    ") candidates LIMIT $3",
-    8,
-    {TEXTARRAYOID, TEXTARRAYOID, INT4OID, TEXTARRAYOID, INT8ARRAYOID, INT8OID, INT8OID, INT8OID},
-    nullptr};
-#undef QUEUE_CANDIDATES_OF
+#define QUEUE_CLAIM_PLAN(priority)                                                                \
+  {                                                                                               \
+    QUEUE_CLAIM_OF(priority), 6, {INT4OID, TEXTOID, OIDOID, INT8OID, TEXTARRAYOID, TEXTARRAYOID}, \
+        nullptr                                                                                   \
+  }
 
-SavedPlan claim_jobs = {
-    "WITH claimed AS ("
-    "  UPDATE queue.jobs SET status = 'processing', attempts = attempts + 1, started_at = now(),"
-    "    deadline = now() + timeout, worker_id = $2, worker_role = $3, cancel_requested = false"
-    "  WHERE id = ANY($1) RETURNING *),"
-    " logged AS ("
-    "  INSERT INTO queue.job_events (job_id, from_status, to_status, worker_id, detail)"
-    "  SELECT id, 'queued', 'processing', worker_id, 'attempt ' || attempts FROM claimed)"
-    "SELECT * FROM claimed ORDER BY priority, id",
-    3,
-    {INT8ARRAYOID, TEXTOID, OIDOID},
-    nullptr};
+// One statement per priority, in dispatch order: each keeps its priority a
+// literal, and a claim runs only the ones it needs.
+SavedPlan claim_of_priority[] = {QUEUE_CLAIM_PLAN("high"), QUEUE_CLAIM_PLAN("medium"),
+                                 QUEUE_CLAIM_PLAN("low")};
+static_assert(std::size(claim_of_priority) == policy::kPriorityCount,
+              "one claim statement per priority");
+#undef QUEUE_CLAIM_PLAN
+#undef QUEUE_CLAIM_OF
 
-bool Contains(char** items, int count, const char* item) {
-  for (int i = 0; i < count; i++)
-    if (strcmp(items[i], item) == 0) return true;
-  return false;
-}
+// The claim this backend is making, for queue.claim_resource_slot(): the
+// transaction it runs in (none: no claim), and the resources it found full,
+// which are not asked again for every later job of theirs the scan meets.
+struct ResourceClaims {
+  LocalTransactionId transaction = InvalidLocalTransactionId;
+  std::vector<std::string> full;
+};
+ResourceClaims resource_claims;
 
 // What the worker registry says about the caller.
 struct WorkerSlots {
@@ -144,8 +156,7 @@ WorkerSlots ReadWorker(const Config& config, const char* worker_id, int max_jobs
                        int global_limit) {
   Datum id = CStringGetTextDatum(worker_id);
   WorkerSlots slots{false, false, max_jobs, max_jobs, 0};
-  Datum args[4] = {id, Int64GetDatum(config.worker_timeout / kLivenessRefreshesPerTimeout),
-                   Int64GetDatum(config.worker_timeout), Int64GetDatum(kWaitingWindow)};
+  Datum args[2] = {id, Int64GetDatum(config.worker_timeout / kLivenessRefreshesPerTimeout)};
   if (SpiRun(read_worker, args, nullptr, SPI_OK_SELECT) == 0) return slots;
   slots.registered = true;
   bool no_owner = false;
@@ -157,8 +168,20 @@ WorkerSlots ReadWorker(const Config& config, const char* worker_id, int max_jobs
   Datum resources = SpiValue(0, 3, &isnull);
   if (!isnull) slots.resources = SPI_datumTransfer(resources, false, -1);
   bool refresh_liveness = DatumGetBool(SpiValueNotNull(0, 5));
-  int64 live_capacity = DatumGetInt64(SpiValueNotNull(0, 6)) + slots.capacity;
-  bool others_waiting = DatumGetBool(SpiValueNotNull(0, 7));
+
+  // Only a claim that came back short makes its worker wait for slots, and
+  // every one is noted in shared memory as well: without one in the window,
+  // nobody waits, and the worker may hold its capacity without reading the
+  // others (the common case, and a statement less on every claim).
+  int64 live_capacity = slots.capacity;
+  bool others_waiting = false;
+  if (ShortClaimSince(GetCurrentTransactionStartTimestamp() - kWaitingWindow)) {
+    Datum others_args[3] = {id, Int64GetDatum(config.worker_timeout),
+                            Int64GetDatum(kWaitingWindow)};
+    SpiRun(read_other_workers, others_args, nullptr, SPI_OK_SELECT);
+    live_capacity += DatumGetInt64(SpiValueNotNull(0, 1));
+    others_waiting = DatumGetBool(SpiValueNotNull(0, 2));
+  }
   slots.allowance =
       policy::WorkerAllowance(global_limit, slots.capacity, live_capacity, others_waiting);
   if (refresh_liveness) SpiRun(mark_alive, &id, nullptr, SPI_OK_UPDATE);
@@ -173,7 +196,8 @@ int ReserveRunningSlots(const WorkerSlots& worker, const char* worker_id, int ma
                         int global_limit, bool* came_back_short) {
   *came_back_short = false;
   if (worker.draining) return 0;
-  if (!worker.registered) return Reserve(MakeKey(CounterKind::kRunningTotal), max_jobs, global_limit);
+  if (!worker.registered)
+    return Reserve(MakeKey(CounterKind::kRunningTotal), max_jobs, global_limit);
   CounterKey own = WorkerKey(worker_id);
   int64 running = VisibleCount(own);
   int could_take = static_cast<int>(std::clamp<int64>(worker.capacity - running, 0, max_jobs));
@@ -227,6 +251,7 @@ Datum Dequeue(FunctionCallInfo fcinfo) {
   bool came_back_short = false;
   int reserved = ReserveRunningSlots(worker, worker_id, max_jobs, global_limit, &came_back_short);
   if (came_back_short) {
+    NoteShortClaim();
     Datum id = CStringGetTextDatum(worker_id);
     SpiRun(mark_short_claim, &id, nullptr, SPI_OK_UPDATE);
   }
@@ -236,59 +261,53 @@ Datum Dequeue(FunctionCallInfo fcinfo) {
   Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
   int64 lowest_ids[policy::kPriorityCount];
   LowestQueuedIds(lowest_ids);
-  static_assert(policy::kPriorityCount == 3, "find_candidates has one arm per priority");
-  if (std::all_of(std::begin(lowest_ids), std::end(lowest_ids),
-                  [](int64 id) { return id == PG_INT64_MAX; }))
-    reserved = 0;  // nothing queued: give the slots back below
-
-  int64* ids = static_cast<int64*>(palloc(sizeof(int64) * (reserved + 1)));
+  resource_claims.transaction = MyProc->lxid;
+  resource_claims.full.clear();
+  Datum wanted_resources = PG_ARGISNULL(kResources) ? 0 : TextArrayDatum(wanted, wanted_count);
   int claimed = 0;
-  int resource_count = static_cast<int>(config.resources.size());
-  char** full = static_cast<char**>(palloc(sizeof(char*) * (resource_count + 1)));
-  int full_count = 0;
-  // Each round either fills the claim or excludes one more full resource.
-  for (int round = 0; claimed < reserved && round <= resource_count; round++) {
-    int ask = reserved - claimed;
-    Datum args[8] = {PG_ARGISNULL(kResources) ? 0 : TextArrayDatum(wanted, wanted_count),
-                     TextArrayDatum(full, full_count),
-                     Int32GetDatum(ask),
-                     worker.resources,
-                     Int64ArrayDatum(ids, claimed),
-                     Int64GetDatum(lowest_ids[0]),
-                     Int64GetDatum(lowest_ids[1]),
-                     Int64GetDatum(lowest_ids[2])};
-    char nulls[8] = {args[0] ? ' ' : 'n', ' ', ' ', worker.resources ? ' ' : 'n', ' ', ' ', ' ', ' '};
-    uint64 found = SpiRunOnSnapshot(find_candidates, args, nulls, snapshot, SPI_OK_SELECT);
-    bool excluded_more = false;
-    for (uint64 i = 0; i < found && claimed < reserved; i++) {
-      char* resource = SpiText(i, 2);
-      if (resource != nullptr) {
-        if (Contains(full, full_count, resource)) continue;
-        const ResourceConfig* limited = config.FindResource(resource);
-        int limit = limited != nullptr ? ResourceLimitAt(config, *limited, now) : 0;
-        if (Reserve(MakeKey(CounterKind::kRunningResource, 0, 0, resource), 1, limit) == 0) {
-          full[full_count++] = resource;
-          excluded_more = true;
-          continue;
-        }
-      }
-      ids[claimed++] = DatumGetInt64(SpiValueNotNull(i, 1));
-    }
-    if (found < static_cast<uint64>(ask) || !excluded_more) break;
-  }
-
-  UnregisterSnapshot(snapshot);
-
-  if (claimed > 0) {
-    Datum args[3] = {Int64ArrayDatum(ids, claimed), CStringGetTextDatum(worker_id),
-                     ObjectIdGetDatum(CallingRole())};
-    uint64 rows = SpiRun(claim_jobs, args, nullptr, SPI_OK_SELECT);
+  for (int priority = 0; priority < policy::kPriorityCount && claimed < reserved; priority++) {
+    if (lowest_ids[priority] == PG_INT64_MAX) continue;  // nothing of it queued
+    Datum args[6] = {Int32GetDatum(reserved - claimed),
+                     CStringGetTextDatum(worker_id),
+                     ObjectIdGetDatum(CallingRole()),
+                     Int64GetDatum(lowest_ids[priority]),
+                     wanted_resources,
+                     worker.resources};
+    char nulls[6] = {
+        ' ', ' ', ' ', ' ', wanted_resources ? ' ' : 'n', worker.resources ? ' ' : 'n'};
+    uint64 rows =
+        SpiRunOnSnapshot(claim_of_priority[priority], args, nulls, snapshot, SPI_OK_SELECT);
     for (uint64 i = 0; i < rows; i++) tuplestore_puttuple(result, SPI_tuptable->vals[i]);
     RecordStarts(rows);
+    claimed += static_cast<int>(rows);
   }
+  resource_claims.transaction = InvalidLocalTransactionId;
+  UnregisterSnapshot(snapshot);
   ReleaseReservations();
   SpiFinish();
   return static_cast<Datum>(0);
+}
+
+// queue.claim_resource_slot(resource): inside a claim, reserve one running
+// slot of the resource for the job the claim is looking at; false when the
+// resource is full or has no slots at all (missing from queue.resources).
+// A reservation the claim does not use (the job was locked by another
+// claim after all) is given back when the claim ends, as are the global ones.
+Datum ClaimResourceSlot(FunctionCallInfo fcinfo) {
+  if (resource_claims.transaction != MyProc->lxid)
+    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                    errmsg("queue.claim_resource_slot() can only run inside queue.dequeue()")));
+  const char* resource = text_to_cstring(PG_GETARG_TEXT_PP(0));
+  for (const std::string& full : resource_claims.full)
+    if (full == resource) PG_RETURN_BOOL(false);
+  const Config& config = RefreshConfig();
+  const ResourceConfig* limited = config.FindResource(resource);
+  TimestampTz now = GetCurrentTransactionStartTimestamp();
+  int limit = limited != nullptr ? ResourceLimitAt(config, *limited, now) : 0;
+  if (Reserve(MakeKey(CounterKind::kRunningResource, 0, 0, resource), 1, limit) == 1)
+    PG_RETURN_BOOL(true);
+  resource_claims.full.emplace_back(resource);
+  PG_RETURN_BOOL(false);
 }
 
 }  // namespace
@@ -296,3 +315,4 @@ Datum Dequeue(FunctionCallInfo fcinfo) {
 }  // namespace queue
 
 QUEUE_SQL_FUNCTION(queue_dequeue, queue::Dequeue)
+QUEUE_SQL_FUNCTION(queue_claim_resource_slot, queue::ClaimResourceSlot)

@@ -52,8 +52,9 @@ struct DatabaseSlot {
 struct SharedState {
   LWLock* lock;
   DatabaseSlot databases[kMaxDatabases];
-  Latch* worker_latch;             // the background worker's, while it runs
-  pg_atomic_uint32 pass_requested;  // WakeWorker asked for a pass at once
+  Latch* worker_latch;                // the background worker's, while it runs
+  pg_atomic_uint32 pass_requested;    // WakeWorker asked for a pass at once
+  pg_atomic_uint64 last_short_claim;  // TimestampTz, see NoteShortClaim
 };
 
 SharedState* shared = nullptr;
@@ -79,6 +80,9 @@ void StartupShmem() {
     memset(shared, 0, sizeof(SharedState));
     shared->lock = &(GetNamedLWLockTranche(kTrancheName))->lock;
     pg_atomic_init_u32(&shared->pass_requested, 0);
+    // Short claims recorded in queue.workers before the server started are
+    // not known here: count as one just now.
+    pg_atomic_init_u64(&shared->last_short_claim, static_cast<uint64>(GetCurrentTimestamp()));
   }
   HASHCTL info;
   memset(&info, 0, sizeof(info));
@@ -255,7 +259,8 @@ RebuiltCount* CountJobs(CountSnapshot snapshot, int* count_out) {
   }
   add(MakeKey(CounterKind::kRunningTotal), running);
   n = RunCount(count_running_per_worker, snapshot);
-  for (uint64 i = 0; i < n; i++) add(WorkerKey(SpiText(i, 1)), DatumGetInt64(SpiValueNotNull(i, 2)));
+  for (uint64 i = 0; i < n; i++)
+    add(WorkerKey(SpiText(i, 1)), DatumGetInt64(SpiValueNotNull(i, 2)));
   n = RunCount(count_queued_blocks, snapshot);
   int64 per_priority[policy::kPriorityCount] = {};
   int first_range_row = used;  // ranges are summed from blocks, after them
@@ -347,9 +352,7 @@ void CountForStandby() {
   MemoryContextSwitchTo(caller);
 }
 
-bool ReadingStandbyCounts() {
-  return standby_counts != nullptr && validated_in == MyProc->lxid;
-}
+bool ReadingStandbyCounts() { return standby_counts != nullptr && validated_in == MyProc->lxid; }
 
 int64 StandbyCount(const CounterKey& key) {
   for (int i = 0; i < standby_count_rows; i++)
@@ -627,6 +630,14 @@ void WakeWorker() noexcept {
 }
 
 bool TakePassRequest() { return pg_atomic_exchange_u32(&shared->pass_requested, 0) != 0; }
+
+void NoteShortClaim() noexcept {
+  pg_atomic_write_u64(&shared->last_short_claim, static_cast<uint64>(GetCurrentTimestamp()));
+}
+
+bool ShortClaimSince(TimestampTz since) {
+  return static_cast<TimestampTz>(pg_atomic_read_u64(&shared->last_short_claim)) > since;
+}
 
 void CompactCounters() {
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);

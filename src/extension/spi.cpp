@@ -56,10 +56,10 @@ uint64 SpiRun(SavedPlan& saved, const Datum* values, const char* nulls, int expe
   return Processed(saved, rc, expected);
 }
 
-uint64 SpiRunOnSnapshot(SavedPlan& saved, const Datum* values, const char* nulls,
-                        Snapshot snapshot, int expected) {
+uint64 SpiRunOnSnapshot(SavedPlan& saved, const Datum* values, const char* nulls, Snapshot snapshot,
+                        int expected) {
   int rc = SPI_execute_snapshot(Prepared(saved), const_cast<Datum*>(values), nulls, snapshot,
-                                InvalidSnapshot, false, false, 0);
+                                InvalidSnapshot, false, true, 0);
   return Processed(saved, rc, expected);
 }
 
