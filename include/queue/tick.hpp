@@ -14,6 +14,10 @@ struct TickResult {
   int alerts;        // alert thresholds crossed now
 };
 
+// Lock the extension against DROP EXTENSION until the transaction ends;
+// false when it is not installed (any more). Every pass holds it first.
+bool HoldExtension();
+
 // Run one pass in the current transaction.
 TickResult RunTick();
 

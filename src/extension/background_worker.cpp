@@ -19,7 +19,6 @@
 
 extern "C" {
 #include "access/xlog.h"
-#include "commands/extension.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
@@ -102,7 +101,7 @@ bool TickInTransaction() {
     SetCurrentStatementStartTimestamp();
     StartTransactionCommand();
     PushActiveSnapshot(GetTransactionSnapshot());
-    installed = OidIsValid(get_extension_oid("queue", true));
+    installed = HoldExtension();
     if (installed) {
       pgstat_report_activity(STATE_RUNNING, "SELECT queue.tick()");
       TickResult result = RunTick();

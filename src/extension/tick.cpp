@@ -14,6 +14,12 @@
 #include "queue/shared_counters.hpp"
 #include "queue/spi.hpp"
 
+extern "C" {
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
+#include "storage/lmgr.h"
+}
+
 namespace queue {
 
 namespace {
@@ -142,6 +148,16 @@ int PruneFinished(const Config& config) {
 
 }  // namespace
 
+bool HoldExtension() {
+  Oid extension = get_extension_oid("queue", true);
+  if (!OidIsValid(extension)) return false;
+  // DROP EXTENSION locks the extension before its members. A pass that
+  // holds the extension before any table never holds one the drop waits
+  // for while it waits for another the drop holds: one waits, nobody dies.
+  LockDatabaseObject(ExtensionRelationId, extension, 0, AccessShareLock);
+  return OidIsValid(get_extension_oid("queue", true));  // not dropped while this waited
+}
+
 TickResult RunTick() {
   // tick() pins it with its SET clause; the background worker at connect.
   // Pinned here too, so that no caller can make a pass run SQL on its path.
@@ -178,7 +194,8 @@ TickResult RunTick() {
 
 static Datum Tick(FunctionCallInfo fcinfo) {
   TupleDesc desc = ResultRowDescriptor(fcinfo);
-  TickResult result = RunTick();
+  TickResult result{};
+  if (HoldExtension()) result = RunTick();
   Datum values[6] = {Int32GetDatum(result.timed_out),    Int32GetDatum(result.released),
                      Int32GetDatum(result.dead_workers), Int32GetDatum(result.recovered),
                      Int32GetDatum(result.pruned),       Int32GetDatum(result.alerts)};
