@@ -58,6 +58,9 @@ int64 VisibleQueuedBefore(int priority, int64 block);
 // Wake the background worker at commit: a retry became due at once.
 void WakeWorkerAtCommit();
 
+// Bump WorkersGeneration() at commit: the transaction changed queue.workers.
+void BumpWorkersGenerationAtCommit();
+
 // Forget the counters at commit (TRUNCATE of queue.jobs).
 void InvalidateCountersAtCommit();
 

@@ -177,6 +177,11 @@ void NoteShortClaim() noexcept;
 // claims noted since, and for all of them until the server has run that long.
 bool ShortClaimSince(TimestampTz since);
 
+// Which state of queue.workers (any database) backends may keep copies of:
+// bumped after every committed change (see registered_workers.hpp).
+uint64 WorkersGeneration();
+void BumpWorkersGeneration() noexcept;
+
 // Drop this database's empty id blocks and ranges, and recompute where its
 // queued ids start.
 void CompactCounters();

@@ -1,18 +1,20 @@
 // queue.dequeue(): claim up to max_jobs jobs for a render worker.
 //
 // Admission is decided against the shared running counters, not by counting
-// rows: the claim reserves its worker's slots, then global slots, then one slot of each job's
-// resource as it meets the job, in dispatch order. A job whose resource is
-// full is skipped and its resource excluded for the rest of the call, so a
-// full resource never blocks others; a resource missing from queue.resources
-// has no slots at all. Reservations are exact under concurrency (one LWLock)
-// and given back on abort by the ledger.
+// rows: the claim reserves its worker's slots, then global slots, then one
+// slot of each job's resource as its scan meets the job, in dispatch order
+// (queue.claim_resource_slot()). A job whose resource is full is skipped and
+// its resource excluded for the rest of the call, so a full resource never
+// blocks others; a resource missing from queue.resources has no slots at all.
+// Reservations are exact under concurrency (one LWLock) and given back on
+// abort by the ledger.
 //
 // A registered worker (its running jobs are counted in shared memory too)
-// may hold up to its capacity while no other worker waits
-// for slots, and its fair share of the global limit while one does (see
-// policy::WorkerAllowance): a claim that came back short because of the
-// limits marks its worker as waiting for a short while.
+// may hold up to its capacity while no other worker waits for slots, and its
+// fair share of the global limit while one does (see policy::WorkerAllowance):
+// a claim that came back short because of the limits marks its worker as
+// waiting for a short while. The registration is read from the backend's
+// copy while queue.workers has not changed (see registered_workers.hpp).
 //
 // A worker id registered by one role cannot be used by another (42501); each
 // claimed attempt records the role that claimed it, so only that role (or a
@@ -22,6 +24,7 @@
 #include "queue/config.hpp"
 #include "queue/datums.hpp"
 #include "queue/ledger.hpp"
+#include "queue/registered_workers.hpp"
 #include "queue/spi.hpp"
 
 #include <algorithm>
@@ -41,16 +44,6 @@ namespace {
 
 enum DequeueArg { kWorkerId, kMaxJobs, kResources };
 constexpr int kMaxJobsPerCall = 1000;
-
-// A registered worker's state, and whether its liveness is due a refresh (it
-// is dead, or was last marked alive longer ago than $2 microseconds).
-SavedPlan read_worker = {
-    "SELECT state = 'draining', capacity, resources, owner,"
-    "  state = 'dead' OR last_heartbeat < now() - $2 * interval '1 microsecond'"
-    " FROM queue.workers WHERE worker_id = $1",
-    2,
-    {TEXTOID, INT8OID},
-    nullptr};
 
 // The capacity of the workers other than $1 that are live (silent for less
 // than $2), and whether one of them is waiting for slots (a claim of theirs
@@ -154,20 +147,23 @@ struct WorkerSlots {
 // unregistered caller may hold max_jobs more.
 WorkerSlots ReadWorker(const Config& config, const char* worker_id, int max_jobs,
                        int global_limit) {
-  Datum id = CStringGetTextDatum(worker_id);
   WorkerSlots slots{false, false, max_jobs, max_jobs, 0};
-  Datum args[2] = {id, Int64GetDatum(config.worker_timeout / kLivenessRefreshesPerTimeout)};
-  if (SpiRun(read_worker, args, nullptr, SPI_OK_SELECT) == 0) return slots;
+  const RegisteredWorker& row = LookUpWorker(worker_id);
+  if (!row.registered) return slots;
+  CheckWorkerAccess(worker_id, row.owner);
   slots.registered = true;
-  bool no_owner = false;
-  Datum owner = SpiValue(0, 4, &no_owner);
-  CheckWorkerAccess(worker_id, no_owner ? InvalidOid : DatumGetObjectId(owner));
-  slots.draining = DatumGetBool(SpiValueNotNull(0, 1));
-  slots.capacity = DatumGetInt32(SpiValueNotNull(0, 2));
-  bool isnull = false;
-  Datum resources = SpiValue(0, 3, &isnull);
-  if (!isnull) slots.resources = SPI_datumTransfer(resources, false, -1);
-  bool refresh_liveness = DatumGetBool(SpiValueNotNull(0, 5));
+  slots.draining = row.draining;
+  slots.capacity = row.capacity;
+  if (!row.any_resource) {
+    int count = static_cast<int>(row.resources.size());
+    char** names = static_cast<char**>(palloc(sizeof(char*) * (count + 1)));
+    for (int i = 0; i < count; i++) names[i] = const_cast<char*>(row.resources[i].c_str());
+    slots.resources = TextArrayDatum(names, count);
+  }
+  TimestampTz now = GetCurrentTransactionStartTimestamp();
+  bool refresh_liveness =
+      row.dead || row.last_heartbeat < now - config.worker_timeout / kLivenessRefreshesPerTimeout;
+  Datum id = CStringGetTextDatum(worker_id);
 
   // Only a claim that came back short makes its worker wait for slots, and
   // every one is noted in shared memory as well: without one in the window,
@@ -175,7 +171,7 @@ WorkerSlots ReadWorker(const Config& config, const char* worker_id, int max_jobs
   // others (the common case, and a statement less on every claim).
   int64 live_capacity = slots.capacity;
   bool others_waiting = false;
-  if (ShortClaimSince(GetCurrentTransactionStartTimestamp() - kWaitingWindow)) {
+  if (ShortClaimSince(now - kWaitingWindow)) {
     Datum others_args[3] = {id, Int64GetDatum(config.worker_timeout),
                             Int64GetDatum(kWaitingWindow)};
     SpiRun(read_other_workers, others_args, nullptr, SPI_OK_SELECT);

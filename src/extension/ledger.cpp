@@ -77,6 +77,7 @@ std::vector<PendingStats> pending_stats;
 std::vector<PendingRunTime> pending_run_times;
 bool invalidate_at_commit = false;
 bool wake_worker_at_commit = false;
+bool workers_changed = false;
 
 constexpr int kMaxKeysPerCall = 8;
 
@@ -146,6 +147,7 @@ void ClearLedger() {
   pending_run_times.clear();
   invalidate_at_commit = false;
   wake_worker_at_commit = false;
+  workers_changed = false;
 }
 
 void OnCommit() {
@@ -155,6 +157,7 @@ void OnCommit() {
     AddRunTimeSample(pending.job_type, pending.run_time);
   if (invalidate_at_commit) InvalidateCounters();
   if (wake_worker_at_commit) WakeWorker();
+  if (workers_changed) BumpWorkersGeneration();
   ClearLedger();
 }
 
@@ -172,6 +175,13 @@ void TransactionCallback(XactEvent event, void*) {
     case XACT_EVENT_ABORT:
     case XACT_EVENT_PARALLEL_ABORT:
       OnAbort();
+      break;
+    case XACT_EVENT_PREPARE:
+      // COMMIT PREPARED runs in another backend, without this callback: the
+      // copies of queue.workers are dropped now, and whatever a backend reads
+      // again before that commit it keeps for kMaxCachedAge at most.
+      if (workers_changed) BumpWorkersGeneration();
+      ClearLedger();
       break;
     case XACT_EVENT_PRE_PREPARE:
       // Counter changes are applied by this backend's commit callback, which
@@ -379,5 +389,7 @@ int64 VisibleQueuedBefore(int priority, int64 block) {
 void InvalidateCountersAtCommit() { invalidate_at_commit = true; }
 
 void WakeWorkerAtCommit() { wake_worker_at_commit = true; }
+
+void BumpWorkersGenerationAtCommit() { workers_changed = true; }
 
 }  // namespace queue

@@ -52,9 +52,10 @@ struct DatabaseSlot {
 struct SharedState {
   LWLock* lock;
   DatabaseSlot databases[kMaxDatabases];
-  Latch* worker_latch;                // the background worker's, while it runs
-  pg_atomic_uint32 pass_requested;    // WakeWorker asked for a pass at once
-  pg_atomic_uint64 last_short_claim;  // TimestampTz, see NoteShortClaim
+  Latch* worker_latch;                  // the background worker's, while it runs
+  pg_atomic_uint32 pass_requested;      // WakeWorker asked for a pass at once
+  pg_atomic_uint64 last_short_claim;    // TimestampTz, see NoteShortClaim
+  pg_atomic_uint64 workers_generation;  // see BumpWorkersGeneration
 };
 
 SharedState* shared = nullptr;
@@ -83,6 +84,7 @@ void StartupShmem() {
     // Short claims recorded in queue.workers before the server started are
     // not known here: count as one just now.
     pg_atomic_init_u64(&shared->last_short_claim, static_cast<uint64>(GetCurrentTimestamp()));
+    pg_atomic_init_u64(&shared->workers_generation, 0);
   }
   HASHCTL info;
   memset(&info, 0, sizeof(info));
@@ -637,6 +639,12 @@ void NoteShortClaim() noexcept {
 
 bool ShortClaimSince(TimestampTz since) {
   return static_cast<TimestampTz>(pg_atomic_read_u64(&shared->last_short_claim)) > since;
+}
+
+uint64 WorkersGeneration() { return pg_atomic_read_u64(&shared->workers_generation); }
+
+void BumpWorkersGeneration() noexcept {
+  if (shared != nullptr) pg_atomic_fetch_add_u64(&shared->workers_generation, 1);
 }
 
 void CompactCounters() {

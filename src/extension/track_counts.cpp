@@ -1,9 +1,11 @@
 // Triggers that keep shared state in step with the tables:
-// queue.track_counts on queue.jobs (the exact counters) and
-// queue.config_changed on the configuration tables (the backend caches).
+// queue.track_counts on queue.jobs (the exact counters),
+// queue.config_changed on the configuration tables and queue.workers_changed
+// on queue.workers (the backend caches).
 #include "queue/boundary.hpp"
 #include "queue/enums.hpp"
 #include "queue/ledger.hpp"
+#include "queue/registered_workers.hpp"
 
 namespace queue {
 
@@ -104,6 +106,13 @@ static Datum TrackCounts(FunctionCallInfo fcinfo) {
   return PointerGetDatum(nullptr);
 }
 
+// queue.workers changed: backends read its rows again (see registered_workers.hpp).
+static Datum WorkersChangedTrigger(FunctionCallInfo fcinfo) {
+  (void)RequireTrigger(fcinfo, "queue.workers_changed()");
+  WorkersChanged();
+  return PointerGetDatum(nullptr);
+}
+
 // Make every backend read the changed configuration table again at commit.
 static Datum ConfigChanged(FunctionCallInfo fcinfo) {
   TriggerData* trigger = RequireTrigger(fcinfo, "queue.config_changed()");
@@ -115,3 +124,4 @@ static Datum ConfigChanged(FunctionCallInfo fcinfo) {
 
 QUEUE_SQL_FUNCTION(queue_track_counts, queue::TrackCounts)
 QUEUE_SQL_FUNCTION(queue_config_changed, queue::ConfigChanged)
+QUEUE_SQL_FUNCTION(queue_workers_changed, queue::WorkersChangedTrigger)
