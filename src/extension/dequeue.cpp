@@ -287,8 +287,11 @@ Datum Dequeue(FunctionCallInfo fcinfo) {
 // queue.claim_resource_slot(resource): inside a claim, reserve one running
 // slot of the resource for the job the claim is looking at; false when the
 // resource is full or has no slots at all (missing from queue.resources).
-// A reservation the claim does not use (the job was locked by another
-// claim after all) is given back when the claim ends, as are the global ones.
+// A reservation the claim does not use is given back when the claim ends,
+// as are the global ones: the job was locked by another claim after all, or
+// was changed by a transaction that committed meanwhile, and the re-check of
+// its new version asked again (then, if the resource had one slot left, the
+// job waits for the next claim).
 Datum ClaimResourceSlot(FunctionCallInfo fcinfo) {
   if (resource_claims.transaction != MyProc->lxid)
     ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
