@@ -169,6 +169,26 @@ void WakeWorker() noexcept;
 // call (the latch is also set for other reasons, such as notifications).
 bool TakePassRequest();
 
+// A render running in this database, as job_status() estimates see it.
+struct RunningRender {
+  char job_type[NAMEDATALEN];
+  char resource[NAMEDATALEN];  // "" for none
+  TimestampTz started_at;
+};
+
+// The most renders a database's shared copy holds; with more running, every
+// estimate reads them from the table.
+constexpr int kMaxSharedRenders = 32;
+
+// Copy this database's shared list of running renders into `out` (room for
+// kMaxSharedRenders) and return their number, or -1 when the list is older
+// than `read_after` or there is none.
+int CopyRunningRenders(TimestampTz read_after, RunningRender* out);
+
+// Share a list of the running renders read from the table at `read_at`
+// (ignored when it holds more than kMaxSharedRenders, or a newer one is kept).
+void PublishRunningRenders(const RunningRender* renders, int count, TimestampTz read_at);
+
 // A claim came back short because of the limits (its worker is marking
 // queue.workers.short_claim_at): any database, any worker. Never errors.
 void NoteShortClaim() noexcept;

@@ -12,7 +12,8 @@
 // A queued job's expected start comes from the renders running in the slots
 // it waits for (policy::ExpectedTimeLeft from its type's mean run time) and the
 // jobs ahead of it (policy::EstimateWait). The running renders are read through the
-// index of processing jobs: at most the limits in force, whatever the queue.
+// index of processing jobs (at most the limits in force, whatever the queue),
+// at most once a second per database: the backends share the list.
 #include "queue/arguments.hpp"
 #include "queue/boundary.hpp"
 #include "queue/config.hpp"
@@ -50,29 +51,28 @@ SavedPlan read_job = {
 
 // Queued jobs of one priority not due yet, from `bound` (an id no queued job
 // of it lies below) up to ($1 priority, $2 id): an arm of count_not_due_ahead.
-#define QUEUE_NOT_DUE_OF(priority, bound)                                 \
-  "(SELECT count(*) FROM queue.jobs"                                      \
-  " WHERE status = 'queued' AND run_at > enqueued_at AND run_at > now()"  \
-  "   AND" QUEUE_PRIORITY_FROM(priority, bound)                           \
-  "   AND (priority, id) < ($1::queue.priority, $2))"
+#define QUEUE_NOT_DUE_OF(priority, bound)                                \
+  "(SELECT count(*) FROM queue.jobs"                                     \
+  " WHERE status = 'queued' AND run_at > enqueued_at AND run_at > now()" \
+  "   AND" QUEUE_PRIORITY_FROM(priority,                                 \
+                               bound) "   AND (priority, id) < ($1::queue.priority, $2))"
 
 // Queued jobs dispatched before ($1 priority, $2 id) that are not due yet;
 // each priority's scan starts where its queued jobs begin ($3, $4, $5), past
 // the entries of retried jobs claimed since vacuum last ran.
-SavedPlan count_not_due_ahead = {
-    "SELECT " QUEUE_NOT_DUE_OF("high", "$3") " + " QUEUE_NOT_DUE_OF("medium", "$4") " + "
-    QUEUE_NOT_DUE_OF("low", "$5"),
-    5,
-    {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID},
-    nullptr};
+SavedPlan count_not_due_ahead = {"SELECT " QUEUE_NOT_DUE_OF("high", "$3") " + " QUEUE_NOT_DUE_OF(
+                                     "medium", "$4") " + " QUEUE_NOT_DUE_OF("low", "$5"),
+                                 5,
+                                 {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID},
+                                 nullptr};
 #undef QUEUE_NOT_DUE_OF
 
 // Renders running in a slot pool: all of them ($1 NULL), or one resource's.
 SavedPlan running_renders = {
-    "SELECT job_type, started_at FROM queue.jobs"
-    " WHERE status = 'processing' AND ($1::text IS NULL OR resource = $1::text)",
-    1,
-    {TEXTOID},
+    "SELECT job_type, coalesce(resource, ''), started_at FROM queue.jobs"
+    " WHERE status = 'processing'",
+    0,
+    {},
     nullptr};
 
 SavedPlan count_in_block = {
@@ -149,16 +149,48 @@ struct SlotPool {
 
 // How far back in line (in multiples of the slots) a job's estimate still
 // reads the running renders: behind that, the jobs ahead dominate its wait,
-// and each running render counts as a whole mean run time. The read walks the
-// index of processing jobs, whose dead entries a long transaction elsewhere
-// keeps; most jobs polling their status are that deep in a long queue.
+// and each running render counts as a whole mean run time.
 constexpr int64 kRunningRendersReachInSlots = 2;
+
+// How old the database's shared list of running renders may be for an
+// estimate. Reading them walks the index of processing jobs, whose dead
+// entries a long transaction elsewhere keeps: the backends of a database
+// share one read a second instead of each walking them on every call.
+constexpr policy::Micros kSharedRendersMaxAge = policy::kMicrosPerSecond;
+
+// The running renders (palloc'd), read once per estimate.
+struct Renders {
+  bool read = false;
+  RunningRender* items = nullptr;
+  int count = 0;
+};
+
+// The shared list while it is fresh; else read from the table, and shared
+// (SPI connected; clobbers the current result).
+void ReadRunningRenders(Renders* renders) {
+  const TimestampTz now = GetCurrentTimestamp();
+  renders->read = true;
+  renders->items = static_cast<RunningRender*>(palloc(sizeof(RunningRender) * kMaxSharedRenders));
+  renders->count = CopyRunningRenders(now - kSharedRendersMaxAge, renders->items);
+  if (renders->count >= 0) return;
+  const uint64 rows = SpiRun(running_renders, nullptr, nullptr, SPI_OK_SELECT);
+  if (rows > static_cast<uint64>(kMaxSharedRenders))
+    renders->items = static_cast<RunningRender*>(palloc(sizeof(RunningRender) * rows));
+  for (uint64 i = 0; i < rows; i++) {
+    RunningRender& render = renders->items[i];
+    strlcpy(render.job_type, SpiText(i, 1), sizeof(render.job_type));
+    strlcpy(render.resource, SpiText(i, 2), sizeof(render.resource));
+    render.started_at = DatumGetTimestampTz(SpiValueNotNull(i, 3));
+  }
+  renders->count = static_cast<int>(rows);
+  PublishRunningRenders(renders->items, renders->count, now);
+}
 
 // The global slots (resource nullptr) or one resource's, with the renders
 // running there when the job at `position` is near enough the front to care
 // (SPI connected; clobbers the current result).
 SlotPool ReadPool(const Config& config, const ResourceConfig* resource, int64 position,
-                  TimestampTz now) {
+                  TimestampTz now, Renders* renders) {
   const int slots =
       resource != nullptr ? ResourceLimitAt(config, *resource, now) : GlobalLimitAt(config, now);
   const int64 running =
@@ -167,16 +199,14 @@ SlotPool ReadPool(const Config& config, const ResourceConfig* resource, int64 po
           : ReadCounter(MakeKey(CounterKind::kRunningTotal));
   SlotPool pool{slots, std::max<int64>(running, 0), nullptr, 0};
   if (position > kRunningRendersReachInSlots * slots) return pool;
-  Datum arg = resource != nullptr ? CStringGetTextDatum(resource->name.c_str()) : 0;
-  const char nulls[1] = {resource != nullptr ? ' ' : 'n'};
-  const uint64 rows = SpiRun(running_renders, &arg, nulls, SPI_OK_SELECT);
-  if (rows == 0) return pool;
-  pool.left = static_cast<policy::Micros*>(palloc(rows * sizeof(policy::Micros)));
-  for (uint64 i = 0; i < rows; i++) {
-    const TimestampTz started = DatumGetTimestampTz(SpiValueNotNull(i, 2));
-    pool.left[i] = policy::ExpectedTimeLeft(MeanDuration(config, SpiText(i, 1)), now - started);
+  if (!renders->read) ReadRunningRenders(renders);
+  pool.left = static_cast<policy::Micros*>(palloc(sizeof(policy::Micros) * (renders->count + 1)));
+  for (int i = 0; i < renders->count; i++) {
+    const RunningRender& render = renders->items[i];
+    if (resource != nullptr && resource->name != render.resource) continue;
+    pool.left[pool.left_count++] =
+        policy::ExpectedTimeLeft(MeanDuration(config, render.job_type), now - render.started_at);
   }
-  pool.left_count = rows;
   return pool;
 }
 
@@ -223,10 +253,11 @@ std::optional<TimestampTz> ExpectedStart(const Config& config, const EstimateFac
       const policy::Micros mean_duration = MeanDuration(config, job.job_type);
       const ResourceConfig* resource =
           job.resource != nullptr ? config.FindResource(job.resource) : nullptr;
-      const SlotPool global = ReadPool(config, nullptr, position, now);
+      Renders renders;
+      const SlotPool global = ReadPool(config, nullptr, position, now, &renders);
       std::optional<policy::Micros> wait = WaitIn(global, position, mean_duration);
       if (resource != nullptr && wait) {
-        const SlotPool own = ReadPool(config, resource, position, now);
+        const SlotPool own = ReadPool(config, resource, position, now, &renders);
         const std::optional<policy::Micros> own_wait = WaitIn(own, position, mean_duration);
         wait = own_wait ? std::max(*wait, *own_wait) : own_wait;
       }

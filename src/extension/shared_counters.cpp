@@ -47,6 +47,9 @@ struct DatabaseSlot {
   int64 refused_results;                       // complete()/fail() of attempts not held
   int64 lowest_block[policy::kPriorityCount];  // no queued block below this
   MinuteStats minutes[kMinuteSlots];           // ring indexed by minute % kMinuteSlots
+  TimestampTz renders_read_at;                 // when `renders` was read (0: never)
+  int renders_count;
+  RunningRender renders[kMaxSharedRenders];  // see PublishRunningRenders
 };
 
 struct SharedState {
@@ -321,6 +324,7 @@ void RebuildCounters(Oid jobs_relid) {
     slot->refused_results = 0;
   }
   for (int p = 0; p < policy::kPriorityCount; p++) slot->lowest_block[p] = PG_INT64_MAX;
+  slot->renders_read_at = 0;
   for (int i = 0; i < count; i++) {
     SharedCounter* counter = EnterCounter(rows[i].key);
     counter->value = rows[i].count;
@@ -632,6 +636,30 @@ void WakeWorker() noexcept {
 }
 
 bool TakePassRequest() { return pg_atomic_exchange_u32(&shared->pass_requested, 0) != 0; }
+
+int CopyRunningRenders(TimestampTz read_after, RunningRender* out) {
+  int count = -1;
+  LWLockAcquire(shared->lock, LW_SHARED);
+  const DatabaseSlot* slot = FindSlot(false);
+  if (slot != nullptr && slot->valid && slot->renders_read_at > read_after) {
+    count = slot->renders_count;
+    memcpy(out, slot->renders, sizeof(RunningRender) * count);
+  }
+  LWLockRelease(shared->lock);
+  return count;
+}
+
+void PublishRunningRenders(const RunningRender* renders, int count, TimestampTz read_at) {
+  if (count > kMaxSharedRenders) return;
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  DatabaseSlot* slot = FindSlot(false);
+  if (slot != nullptr && slot->valid && read_at > slot->renders_read_at) {
+    memcpy(slot->renders, renders, sizeof(RunningRender) * count);
+    slot->renders_count = count;
+    slot->renders_read_at = read_at;
+  }
+  LWLockRelease(shared->lock);
+}
 
 void NoteShortClaim() noexcept {
   pg_atomic_write_u64(&shared->last_short_claim, static_cast<uint64>(GetCurrentTimestamp()));
