@@ -126,11 +126,18 @@ static_assert(std::size(claim_of_priority) == policy::kPriorityCount,
 #undef QUEUE_CLAIM_OF
 
 // The claim this backend is making, for queue.claim_resource_slot(): the
-// transaction it runs in (none: no claim), and the resources it found full,
-// which are not asked again for every later job of theirs the scan meets.
+// (sub)transaction it runs in (none: no claim; a claim that failed leaves
+// its subtransaction or transaction behind, so a later call cannot pass as
+// its), and the resources it found full, which are not asked again for every
+// later job of theirs the scan meets.
 struct ResourceClaims {
   LocalTransactionId transaction = InvalidLocalTransactionId;
+  SubTransactionId subtransaction = InvalidSubTransactionId;
   std::vector<std::string> full;
+
+  bool InProgress() const {
+    return transaction == MyProc->lxid && subtransaction == GetCurrentSubTransactionId();
+  }
 };
 ResourceClaims resource_claims;
 
@@ -148,6 +155,8 @@ struct WorkerSlots {
 WorkerSlots ReadWorker(const Config& config, const char* worker_id, int max_jobs,
                        int global_limit) {
   WorkerSlots slots{false, false, max_jobs, max_jobs, 0};
+  // `row` lives in the backend's copies, which mark_alive below empties (the
+  // trigger on queue.workers): every use of it comes before.
   const RegisteredWorker& row = LookUpWorker(worker_id);
   if (!row.registered) return slots;
   CheckWorkerAccess(worker_id, row.owner);
@@ -258,19 +267,22 @@ Datum Dequeue(FunctionCallInfo fcinfo) {
   int64 lowest_ids[policy::kPriorityCount];
   LowestQueuedIds(lowest_ids);
   resource_claims.transaction = MyProc->lxid;
+  resource_claims.subtransaction = GetCurrentSubTransactionId();
   resource_claims.full.clear();
   Datum wanted_resources = PG_ARGISNULL(kResources) ? 0 : TextArrayDatum(wanted, wanted_count);
+  Datum args[6] = {0,
+                   CStringGetTextDatum(worker_id),
+                   ObjectIdGetDatum(CallingRole()),
+                   0,
+                   wanted_resources,
+                   worker.resources};
+  const char nulls[6] = {
+      ' ', ' ', ' ', ' ', wanted_resources ? ' ' : 'n', worker.resources ? ' ' : 'n'};
   int claimed = 0;
   for (int priority = 0; priority < policy::kPriorityCount && claimed < reserved; priority++) {
     if (lowest_ids[priority] == PG_INT64_MAX) continue;  // nothing of it queued
-    Datum args[6] = {Int32GetDatum(reserved - claimed),
-                     CStringGetTextDatum(worker_id),
-                     ObjectIdGetDatum(CallingRole()),
-                     Int64GetDatum(lowest_ids[priority]),
-                     wanted_resources,
-                     worker.resources};
-    char nulls[6] = {
-        ' ', ' ', ' ', ' ', wanted_resources ? ' ' : 'n', worker.resources ? ' ' : 'n'};
+    args[0] = Int32GetDatum(reserved - claimed);
+    args[3] = Int64GetDatum(lowest_ids[priority]);
     uint64 rows =
         SpiRunOnSnapshot(claim_of_priority[priority], args, nulls, snapshot, SPI_OK_SELECT);
     for (uint64 i = 0; i < rows; i++) tuplestore_puttuple(result, SPI_tuptable->vals[i]);
@@ -293,7 +305,7 @@ Datum Dequeue(FunctionCallInfo fcinfo) {
 // its new version asked again (then, if the resource had one slot left, the
 // job waits for the next claim).
 Datum ClaimResourceSlot(FunctionCallInfo fcinfo) {
-  if (resource_claims.transaction != MyProc->lxid)
+  if (!resource_claims.InProgress())
     ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                     errmsg("queue.claim_resource_slot() can only run inside queue.dequeue()")));
   const char* resource = text_to_cstring(PG_GETARG_TEXT_PP(0));

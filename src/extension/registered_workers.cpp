@@ -9,6 +9,7 @@
 #include <utility>
 
 extern "C" {
+#include "access/xact.h"
 #include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -84,7 +85,9 @@ RegisteredWorker RowFromResult(uint64 rows) {
 const RegisteredWorker& LookUpWorker(const char* worker_id) {
   uint64 generation = WorkersGeneration();
   TimestampTz now = GetCurrentTransactionStartTimestamp();
-  bool may_keep = changed_in != MyProc->lxid;
+  // A REPEATABLE READ snapshot may predate the generation just read: what it
+  // reads is not kept.
+  bool may_keep = changed_in != MyProc->lxid && !IsolationUsesXactSnapshot();
   if (may_keep) {
     auto found = cache.find(worker_id);
     if (found != cache.end() && found->second.generation == generation &&

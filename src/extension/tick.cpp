@@ -155,7 +155,8 @@ bool HoldExtension() {
   // holds the extension before any table never holds one the drop waits
   // for while it waits for another the drop holds: one waits, nobody dies.
   LockDatabaseObject(ExtensionRelationId, extension, 0, AccessShareLock);
-  return OidIsValid(get_extension_oid("queue", true));  // not dropped while this waited
+  // Not dropped (nor dropped and created again) while this waited.
+  return get_extension_oid("queue", true) == extension;
 }
 
 TickResult RunTick() {

@@ -30,5 +30,9 @@ CREATE FUNCTION queue.workers_changed() RETURNS trigger
 COMMENT ON FUNCTION queue.workers_changed() IS
     'makes every backend read queue.workers again once the change commits';
 REVOKE ALL ON FUNCTION queue.workers_changed() FROM PUBLIC;
-CREATE TRIGGER workers_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON queue.workers
+-- Only for the columns a claim keeps: marking a short claim (short_claim_at),
+-- which every claim does while the limits bind, must not throw the copies away.
+CREATE TRIGGER workers_changed
+    AFTER INSERT OR UPDATE OF state, capacity, resources, owner, last_heartbeat OR DELETE OR TRUNCATE
+    ON queue.workers
     FOR EACH STATEMENT EXECUTE FUNCTION queue.workers_changed();
