@@ -12,8 +12,11 @@
 // A queued job's expected start comes from the renders running in the slots
 // it waits for (policy::ExpectedTimeLeft from its type's mean run time) and the
 // jobs ahead of it (policy::EstimateWait). The running renders are read through the
-// index of processing jobs (at most the limits in force, whatever the queue),
-// at most once a second per database: the backends share the list.
+// index of processing jobs (at most the limits in force, whatever the queue)
+// by every maintenance pass, and shared with the estimates of the database;
+// an estimate reads them itself only when no pass shared them lately.
+#include "queue/positions.hpp"
+
 #include "queue/arguments.hpp"
 #include "queue/boundary.hpp"
 #include "queue/config.hpp"
@@ -67,12 +70,12 @@ SavedPlan count_not_due_ahead = {"SELECT " QUEUE_NOT_DUE_OF("high", "$3") " + " 
                                  nullptr};
 #undef QUEUE_NOT_DUE_OF
 
-// Renders running in a slot pool: all of them ($1 NULL), or one resource's.
+// The renders running in the database: up to $1 of them (NULL: all).
 SavedPlan running_renders = {
     "SELECT job_type, coalesce(resource, ''), started_at FROM queue.jobs"
-    " WHERE status = 'processing'",
-    0,
-    {},
+    " WHERE status = 'processing' LIMIT $1",
+    1,
+    {INT8OID},
     nullptr};
 
 SavedPlan count_in_block = {
@@ -153,10 +156,10 @@ struct SlotPool {
 constexpr int64 kRunningRendersReachInSlots = 2;
 
 // How old the database's shared list of running renders may be for an
-// estimate. Reading them walks the index of processing jobs, whose dead
-// entries a long transaction elsewhere keeps: the backends of a database
-// share one read a second instead of each walking them on every call.
-constexpr policy::Micros kSharedRendersMaxAge = policy::kMicrosPerSecond;
+// estimate: two passes of the background worker at the default interval.
+// Reading them walks the index of processing jobs, whose dead entries a long
+// transaction elsewhere keeps: the pass reads them, not a student's poll.
+constexpr policy::Micros kSharedRendersMaxAge = 2 * policy::kMicrosPerSecond;
 
 // The running renders (palloc'd), read once per estimate.
 struct Renders {
@@ -165,17 +168,15 @@ struct Renders {
   int count = 0;
 };
 
-// The shared list while it is fresh; else read from the table, and shared
-// (SPI connected; clobbers the current result).
-void ReadRunningRenders(Renders* renders) {
+// Read up to `limit` running renders (0: all) from the table into `renders`,
+// and share them when they all fit (SPI connected; clobbers the current result).
+void SelectRunningRenders(Renders* renders, int64 limit) {
   const TimestampTz now = GetCurrentTimestamp();
+  const Datum limit_arg = Int64GetDatum(limit);
+  const uint64 rows = SpiRun(running_renders, &limit_arg, limit > 0 ? " " : "n", SPI_OK_SELECT);
   renders->read = true;
-  renders->items = static_cast<RunningRender*>(palloc(sizeof(RunningRender) * kMaxSharedRenders));
-  renders->count = CopyRunningRenders(now - kSharedRendersMaxAge, renders->items);
-  if (renders->count >= 0) return;
-  const uint64 rows = SpiRun(running_renders, nullptr, nullptr, SPI_OK_SELECT);
-  if (rows > static_cast<uint64>(kMaxSharedRenders))
-    renders->items = static_cast<RunningRender*>(palloc(sizeof(RunningRender) * rows));
+  renders->items = static_cast<RunningRender*>(
+      palloc(sizeof(RunningRender) * std::max<uint64>(rows, kMaxSharedRenders)));
   for (uint64 i = 0; i < rows; i++) {
     RunningRender& render = renders->items[i];
     strlcpy(render.job_type, SpiText(i, 1), sizeof(render.job_type));
@@ -184,6 +185,16 @@ void ReadRunningRenders(Renders* renders) {
   }
   renders->count = static_cast<int>(rows);
   PublishRunningRenders(renders->items, renders->count, now);
+}
+
+// The shared list while it is fresh; else read from the table, and shared
+// (SPI connected; clobbers the current result).
+void ReadRunningRenders(Renders* renders) {
+  renders->read = true;
+  renders->items = static_cast<RunningRender*>(palloc(sizeof(RunningRender) * kMaxSharedRenders));
+  renders->count =
+      CopyRunningRenders(GetCurrentTimestamp() - kSharedRendersMaxAge, renders->items);
+  if (renders->count < 0) SelectRunningRenders(renders, 0);
 }
 
 // The global slots (resource nullptr) or one resource's, with the renders
@@ -321,6 +332,11 @@ Datum JobStatus(FunctionCallInfo fcinfo) {
 }
 
 }  // namespace
+
+void ShareRunningRenders() {
+  Renders renders;
+  SelectRunningRenders(&renders, kMaxSharedRenders + 1);
+}
 
 }  // namespace queue
 

@@ -11,6 +11,7 @@
 #include "queue/config.hpp"
 #include "queue/datums.hpp"
 #include "queue/notify.hpp"
+#include "queue/positions.hpp"
 #include "queue/shared_counters.hpp"
 #include "queue/spi.hpp"
 
@@ -184,6 +185,7 @@ TickResult RunTick() {
 
   result.pruned = PruneFinished(config);
   CompactCounters();
+  ShareRunningRenders();
 
   SpiRun(monitor_pass, nullptr, nullptr, SPI_OK_SELECT);
   SpiRun(count_alerts, nullptr, nullptr, SPI_OK_SELECT);
