@@ -23,7 +23,10 @@
 #      machines drifts 2× over minutes, so only figures of the same round are
 #      compared), with 4 pgbench clients; each round prints every system's
 #      figure and its ratio to the baseline of the same round, and each group
-#      ends with the median of the per-round ratios:
+#      ends with the median of the per-round ratios; beside throughput, the
+#      server CPU each job cost (postmaster, backends, background worker and
+#      the rest, read from /proc around the run), which fsync latency does
+#      not move, and its ratios the same way:
 #      1. enqueue, one job per transaction: plain INSERT into a table shaped
 #         like queue.jobs; the same + one audit row (a table shaped like
 #         queue.job_events); queue.enqueue (notify on, the default);
@@ -207,6 +210,30 @@ pgb() {
   TPS=${TPS:-0} TXNS=${TXNS:-0} LAT=${LAT:-0}
 }
 
+# Server CPU time so far, in clock ticks: the postmaster, the children it has
+# reaped (its cutime and cstime) and the live ones. Two readings around a run
+# give the CPU the server spent on it, which the disk's fsync latency does not
+# change: a steadier figure than throughput on a machine whose disk drifts.
+server_cpu_ticks() {
+  local child
+  {
+    awk '{ print $14 + $15 + $16 + $17 }' "/proc/$POSTMASTER/stat"
+    for child in $(pgrep -P "$POSTMASTER"); do
+      awk '{ print $14 + $15 }' "/proc/$child/stat" 2>/dev/null || true
+    done
+  } | awk '{ s += $1 } END { print s }'
+}
+
+# Wait (up to 2 s) until the server runs at most $1 children: the backends of
+# a run have exited and been reaped, so their CPU is the postmaster's.
+await_children() {
+  local tries
+  for ((tries = 0; tries < 40; tries++)); do
+    (($(pgrep -c -P "$POSTMASTER") <= $1)) && return
+    sleep 0.05
+  done
+}
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {
   if (a == "n/a" || b == "n/a" || b <= 0) print "n/a"; else printf "%.2f", a / b }'; }
 # median FORMAT VALUES...: the median, printf-formatted ("n/a" values ignored).
@@ -230,7 +257,7 @@ summary() { SUMMARY+=("$*"); printf '%s\n' "$*"; }
 # A system is a name; run_system knows its script, how to prepare its table
 # and how to count its jobs. FIG[mode,system,round] holds jobs/s.
 
-declare -A FIG LABEL ESTIMATE
+declare -A FIG CPU LABEL ESTIMATE
 LABEL=([insert]="plain INSERT" [insert_audit]="INSERT + audit" [enqueue]="enqueue"
        [enqueue_quiet]="enq notify=off" [raw_claim]="raw pair" [raw_claim_audit]="raw pair+audit"
        [claim]="queue, 1/txn" [raw_batch]="raw batch+audit" [batch]="queue batch")
@@ -261,6 +288,7 @@ prepare_claims() {
 # run_system SYSTEM MODE ROUND: one pgbench run; prints a line, fills FIG.
 run_system() {
   local system=$1 mode=$2 round=$3 kind script options="" extra=() before after jobs note=""
+  local children cpu_before cpu_after done_jobs cpu
   case $system in
     insert) kind=raw script=raw_insert.sql ;;
     insert_audit) kind=raw script=raw_insert_audit.sql ;;
@@ -281,28 +309,41 @@ run_system() {
   fi
   settle
   before=$(count_status "$kind" completed)
+  children=$(pgrep -c -P "$POSTMASTER")
+  cpu_before=$(server_cpu_ticks)
   pgb "$script" "$options" -c "$CLIENTS" -j "$THREADS" -T "$SECONDS_PER_RUN" "${extra[@]}"
+  await_children "$children"
+  cpu_after=$(server_cpu_ticks)
   after=$(count_status "$kind" completed)
+  done_jobs=$TXNS
   if [[ -n ${ESTIMATE[$system]:-} ]]; then
     # Jobs/s from the jobs that really reached completed, per transaction.
-    jobs=$(awk -v t="$TPS" -v n="$TXNS" -v d=$((after - before)) \
+    done_jobs=$((after - before))
+    jobs=$(awk -v t="$TPS" -v n="$TXNS" -v d="$done_jobs" \
       'BEGIN { if (n > 0) printf "%.1f", t * d / n; else print 0 }')
     ((${jobs%.*} <= ESTIMATE[$system])) || ESTIMATE[$system]=${jobs%.*}
-    note=" ($((after - before)) jobs in $TXNS transactions)"
+    note=" ($done_jobs jobs in $TXNS transactions)"
   else
     jobs=$(printf '%.1f' "$TPS")
   fi
-  ((FAILED == 0)) || { note+="  FAILED, see above"; jobs=n/a; }
+  cpu=$(awk -v t=$((cpu_after - cpu_before)) -v hz="$CLOCK_TICKS" -v n="$done_jobs" \
+    'BEGIN { if (n > 0) printf "%.1f", t * 1000000 / hz / n; else print "n/a" }')
+  ((FAILED == 0)) || { note+="  FAILED, see above"; jobs=n/a; cpu=n/a; }
   FIG[$mode,$system,$round]=$jobs
-  printf '    %-16s commit=%-3s %10s jobs/s  %8.3f ms/txn  (load avg %s)%s\n' "${LABEL[$system]}" \
-    "$mode" "$jobs" "$LAT" "$(cut -d' ' -f1 /proc/loadavg)" "$note"
+  CPU[$mode,$system,$round]=$cpu
+  printf '    %-16s commit=%-3s %10s jobs/s  %8.3f ms/txn  %7s us CPU/job  (load avg %s)%s\n' \
+    "${LABEL[$system]}" "$mode" "$jobs" "$LAT" "$cpu" "$(cut -d' ' -f1 /proc/loadavg)" "$note"
 }
 
-# print_row MODE ROUND SYSTEMS... -- RATIOS...: one table row (ROUND may be
-# "median": then the medians of the figures and of the per-round ratios).
+# print_row FIGURES MODE ROUND SYSTEMS... -- RATIOS...: one table row of FIG
+# (jobs/s; a ratio is the system's figure over its baseline's) or CPU (server
+# CPU per job; a ratio is the baseline's figure over the system's, so that it
+# reads like the throughput ratio: below 1, the system costs more). ROUND may
+# be "median": then the medians of the figures and of the per-round ratios.
 print_row() {
-  local mode=$1 round=$2 system pair num den values=() r
-  shift 2
+  local -n figures=$1
+  local table=$1 mode=$2 round=$3 system pair num den values=() r key
+  shift 3
   local row
   row=$(printf '  %-6s %-4s' "$round" "$mode")
   while [[ $1 != -- ]]; do
@@ -310,25 +351,28 @@ print_row() {
     shift
     if [[ $round == median ]]; then
       values=()
-      for ((r = 1; r <= ROUNDS; r++)); do values+=("${FIG[$mode,$system,$r]}"); done
+      for ((r = 1; r <= ROUNDS; r++)); do values+=("${figures[$mode,$system,$r]}"); done
       row+=$(printf ' %15s' "$(median %.1f "${values[@]}")")
     else
-      row+=$(printf ' %15s' "${FIG[$mode,$system,$round]}")
+      row+=$(printf ' %15s' "${figures[$mode,$system,$round]}")
     fi
   done
   shift
   row+=" |"
   for pair in "$@"; do
     num=${pair%/*} den=${pair#*/}
+    [[ $table == FIG ]] || { num=${pair#*/} den=${pair%/*}; }
     if [[ $round == median ]]; then
       values=()
       for ((r = 1; r <= ROUNDS; r++)); do
-        values+=("$(ratio "${FIG[$mode,$num,$r]}" "${FIG[$mode,$den,$r]}")")
+        values+=("$(ratio "${figures[$mode,$num,$r]}" "${figures[$mode,$den,$r]}")")
       done
-      MEDIAN_RATIO[$mode,$pair]=$(median %.2f "${values[@]}")
-      row+=$(printf ' %14s' "${MEDIAN_RATIO[$mode,$pair]}")
+      key=$mode,$pair
+      [[ $table == FIG ]] || key+=,$table
+      MEDIAN_RATIO[$key]=$(median %.2f "${values[@]}")
+      row+=$(printf ' %14s' "${MEDIAN_RATIO[$key]}")
     else
-      row+=$(printf ' %14s' "$(ratio "${FIG[$mode,$num,$round]}" "${FIG[$mode,$den,$round]}")")
+      row+=$(printf ' %14s' "$(ratio "${figures[$mode,$num,$round]}" "${figures[$mode,$den,$round]}")")
     fi
   done
   printf '%s\n' "$row"
@@ -357,14 +401,21 @@ run_group() {
       system=${systems[(i + round - 1) % ${#systems[@]}]}
       for mode in "${COMMIT_MODES[@]}"; do run_system "$system" "$mode" "$round"; done
     done
-    for mode in "${COMMIT_MODES[@]}"; do print_row "$mode" "$round" "${args[@]}"; done
+    for mode in "${COMMIT_MODES[@]}"; do print_row FIG "$mode" "$round" "${args[@]}"; done
   done
   echo
   echo "  jobs/s per round (each ratio is a system over its baseline of the same round):"
   print_header "${args[@]}"
   for mode in "${COMMIT_MODES[@]}"; do
-    for ((round = 1; round <= ROUNDS; round++)); do print_row "$mode" "$round" "${args[@]}"; done
-    print_row "$mode" median "${args[@]}"
+    for ((round = 1; round <= ROUNDS; round++)); do print_row FIG "$mode" "$round" "${args[@]}"; done
+    print_row FIG "$mode" median "${args[@]}"
+  done
+  echo
+  echo "  server CPU per job, in microseconds (each ratio is the baseline's CPU over the system's):"
+  print_header "${args[@]}"
+  for mode in "${COMMIT_MODES[@]}"; do
+    for ((round = 1; round <= ROUNDS; round++)); do print_row CPU "$mode" "$round" "${args[@]}"; done
+    print_row CPU "$mode" median "${args[@]}"
   done
 }
 
@@ -389,6 +440,7 @@ section_enqueue() {
     r=${MEDIAN_RATIO[$mode,enqueue/insert]}
     summary "enqueue (notify on), synchronous_commit=$mode: median ${r}x of plain INSERT (target >= 0.85: $(verdict "$r" 0.85 ">="))"
     summary "  notify off: ${MEDIAN_RATIO[$mode,enqueue_quiet/insert]}x; plain INSERT + audit row: ${MEDIAN_RATIO[$mode,insert_audit/insert]}x"
+    summary "  server CPU per job, plain INSERT's over each: enqueue ${MEDIAN_RATIO[$mode,enqueue/insert,CPU]}x, notify off ${MEDIAN_RATIO[$mode,enqueue_quiet/insert,CPU]}x, INSERT + audit row ${MEDIAN_RATIO[$mode,insert_audit/insert,CPU]}x"
   done
   print_profile
   echo
@@ -409,6 +461,7 @@ section_claim() {
   for mode in "${COMMIT_MODES[@]}"; do
     r=${MEDIAN_RATIO[$mode,claim/raw_claim]}
     summary "claim + complete, synchronous_commit=$mode: median ${r}x of the raw pair (target >= 0.85: $(verdict "$r" 0.85 ">=")); ${MEDIAN_RATIO[$mode,claim/raw_claim_audit]}x of the raw pair with audit rows"
+    summary "  server CPU per job, the baseline's over the queue's: ${MEDIAN_RATIO[$mode,claim/raw_claim,CPU]}x of the raw pair, ${MEDIAN_RATIO[$mode,claim/raw_claim_audit,CPU]}x of the raw pair with audit rows; batch ${MEDIAN_RATIO[$mode,batch/raw_batch,CPU]}x of the raw batch"
     values=()
     for ((round = 1; round <= ROUNDS; round++)); do values+=("${FIG[$mode,batch,$round]}"); done
     b=$(median %.0f "${values[@]}")
@@ -599,7 +652,7 @@ build_helper() {
     -L"$("$PG_BIN/pg_config" --libdir)" -lpq -pthread
 }
 
-install_packages postgresql-15 postgresql-server-dev-15 postgresql-contrib libpq-dev g++ make
+install_packages postgresql-15 postgresql-server-dev-15 postgresql-contrib libpq-dev g++ make procps
 build_and_install "${BENCH_SKIP_BUILD:-0}"
 preload=queue
 ((PROFILE == 0)) || preload=queue,pg_stat_statements
@@ -614,6 +667,8 @@ checkpoint_timeout = 30min
 max_connections = 50
 CONF
 CONNINFO="host=$WORK port=$PORT dbname=postgres user=postgres"
+POSTMASTER=$(head -1 "$WORK/data/postmaster.pid")
+CLOCK_TICKS=$(getconf CLK_TCK)
 build_helper wakeup_latency
 build_helper soak_load
 setup_schema
