@@ -584,6 +584,12 @@ section_scale() {
   AT[stats]=$LAT
   latency "tick() pass (nothing due)" tick.sql
   AT[tick]=$LAT
+  # The same pass right after 1,000 enqueues, with their events to fold (the
+  # background worker's own pass folds some of them first now and then).
+  pgb tick_after_events.sql "" -c 1 -j 1 -T "$LATENCY_SECONDS" -r -D events=1000
+  AT[tick_events]=$(awk '/queue\.tick\(\)/ { print $1; exit }' "$PGB_OUT")
+  printf '    %-34s %9.3f ms%s\n' "tick() pass, 1,000 events to fold" "${AT[tick_events]:-0}" \
+    "$( ((FAILED == 0)) || echo "  FAILED")"
   local worst
   for what in position job_status; do
     worst=$(awk -v a="${AT[${what}_server,10000]}" -v b="${AT[${what}_server,$DEEP]}" \
@@ -600,6 +606,8 @@ section_scale() {
     "$DEEP" "$FINISHED" "${AT[stats]}" "$(verdict "${AT[stats]}" 1 "<=")")"
   summary "$(printf 'tick() pass with %s queued, 10k processing: %.3f ms (target <= 10 ms with 1M queued: %s)' \
     "$DEEP" "${AT[tick]}" "$(verdict "${AT[tick]}" 10 "<=")")"
+  summary "$(printf '  the same pass with 1,000 new events to fold: %.3f ms (%s)' \
+    "${AT[tick_events]:-0}" "$(verdict "${AT[tick_events]:-n/a}" 10 "<=")")"
   echo
 }
 
