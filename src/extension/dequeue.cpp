@@ -91,37 +91,47 @@ SavedPlan mark_short_claim = {
 // the call costs more than every other condition, so the planner evaluates
 // it last, for jobs that are otherwise claimable. One statement finds, locks,
 // claims and logs: the claim path's cost is mostly executor start-up.
-#define QUEUE_CLAIM_OF(priority) \
+#define QUEUE_CLAIM_OF(priority, ids_in, ids_end, in_order) \
   "WITH claimed AS ("                                                                   \
   "  UPDATE queue.jobs SET status = 'processing', attempts = attempts + 1,"             \
   "    started_at = now(), deadline = now() + timeout, worker_id = $2,"                 \
   "    worker_role = $3, cancel_requested = false"                                      \
-  "  WHERE id = ANY(ARRAY("                                                             \
+  "  WHERE id " ids_in                                                                   \
   "    SELECT id FROM queue.jobs"                                                       \
   "     WHERE status = 'queued' AND" QUEUE_PRIORITY_FROM(priority, "$4")                \
   "       AND run_at <= now()"                                                          \
   "       AND (resource IS NULL OR (($5 IS NULL OR resource = ANY($5))"                 \
   "            AND ($6 IS NULL OR resource = ANY($6))"                                  \
   "            AND queue.claim_resource_slot(resource)))"                              \
-  "     ORDER BY priority, id LIMIT $1 FOR UPDATE SKIP LOCKED))"                        \
+  "     ORDER BY priority, id LIMIT $1 FOR UPDATE SKIP LOCKED" ids_end                  \
   "  RETURNING *),"                                                                     \
   " logged AS ("                                                                        \
   "  INSERT INTO queue.job_events (job_id, from_status, to_status, worker_id, detail)"  \
   "  SELECT id, 'queued', 'processing', worker_id, 'attempt ' || attempts FROM claimed)" \
-  "SELECT * FROM claimed ORDER BY id"
+  "SELECT * FROM claimed" in_order
 
-#define QUEUE_CLAIM_PLAN(priority)                                                                \
-  {                                                                                               \
-    QUEUE_CLAIM_OF(priority), 6, {INT4OID, TEXTOID, OIDOID, INT8OID, TEXTARRAYOID, TEXTARRAYOID}, \
-        nullptr                                                                                   \
+#define QUEUE_CLAIM_PLAN(priority, ids_in, ids_end, in_order)                              \
+  {                                                                                        \
+    QUEUE_CLAIM_OF(priority, ids_in, ids_end, in_order), 6,                                \
+        {INT4OID, TEXTOID, OIDOID, INT8OID, TEXTARRAYOID, TEXTARRAYOID}, nullptr           \
   }
+#define QUEUE_CLAIM_MANY(priority) \
+  QUEUE_CLAIM_PLAN(priority, "= ANY(ARRAY(", "))", " ORDER BY id")
+#define QUEUE_CLAIM_ONE(priority) QUEUE_CLAIM_PLAN(priority, "= (", ")", "")
 
 // One statement per priority, in dispatch order: each keeps its priority a
-// literal, and a claim runs only the ones it needs.
-SavedPlan claim_of_priority[] = {QUEUE_CLAIM_PLAN("high"), QUEUE_CLAIM_PLAN("medium"),
-                                 QUEUE_CLAIM_PLAN("low")};
-static_assert(std::size(claim_of_priority) == policy::kPriorityCount,
+// literal, and a claim runs only the ones it needs. A claim of one job (a
+// worker's usual call) has statements of its own: a scalar subquery and no
+// sort cost less to start than an array of ids and its ordering.
+SavedPlan claim_of_priority[] = {QUEUE_CLAIM_MANY("high"), QUEUE_CLAIM_MANY("medium"),
+                                 QUEUE_CLAIM_MANY("low")};
+SavedPlan claim_one_of_priority[] = {QUEUE_CLAIM_ONE("high"), QUEUE_CLAIM_ONE("medium"),
+                                     QUEUE_CLAIM_ONE("low")};
+static_assert(std::size(claim_of_priority) == policy::kPriorityCount &&
+                  std::size(claim_one_of_priority) == policy::kPriorityCount,
               "one claim statement per priority");
+#undef QUEUE_CLAIM_ONE
+#undef QUEUE_CLAIM_MANY
 #undef QUEUE_CLAIM_PLAN
 #undef QUEUE_CLAIM_OF
 
@@ -281,10 +291,12 @@ Datum Dequeue(FunctionCallInfo fcinfo) {
   int claimed = 0;
   for (int priority = 0; priority < policy::kPriorityCount && claimed < reserved; priority++) {
     if (lowest_ids[priority] == PG_INT64_MAX) continue;  // nothing of it queued
-    args[0] = Int32GetDatum(reserved - claimed);
+    const int wanted_now = reserved - claimed;
+    args[0] = Int32GetDatum(wanted_now);
     args[3] = Int64GetDatum(lowest_ids[priority]);
-    uint64 rows =
-        SpiRunOnSnapshot(claim_of_priority[priority], args, nulls, snapshot, SPI_OK_SELECT);
+    SavedPlan& claim =
+        wanted_now == 1 ? claim_one_of_priority[priority] : claim_of_priority[priority];
+    uint64 rows = SpiRunOnSnapshot(claim, args, nulls, snapshot, SPI_OK_SELECT);
     for (uint64 i = 0; i < rows; i++) tuplestore_puttuple(result, SPI_tuptable->vals[i]);
     RecordStarts(rows);
     claimed += static_cast<int>(rows);
