@@ -26,18 +26,23 @@ GRANT queue_worker TO regress_worker;
 GRANT queue_dashboard TO regress_dash;
 GRANT queue_admin TO regress_admin;
 
--- SECURITY DEFINER functions pin search_path; nothing is executable by PUBLIC.
-SELECT p.proname, p.prosecdef, p.proconfig
-  FROM pg_proc p
+-- SECURITY DEFINER functions pin search_path: those in SQL and PL/pgSQL with
+-- their SET clause, those in C at the library's entry point (security.sql
+-- calls each with a hostile path); nothing is executable by PUBLIC.
+SELECT p.proname, p.prosecdef, l.lanname, p.proconfig
+  FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'queue'::regnamespace
    AND p.proname IN ('enqueue', 'dequeue', 'complete', 'fail', 'cancel', 'position', 'job_status',
                      'stats', 'is_peak_hour', 'effective_limit', 'tick', 'register_worker',
                      'heartbeat', 'drain_worker')
  ORDER BY p.proname;
 SELECT count(*) AS definer_without_search_path
-  FROM pg_proc p
- WHERE p.pronamespace = 'queue'::regnamespace AND p.prosecdef
+  FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+ WHERE p.pronamespace = 'queue'::regnamespace AND p.prosecdef AND l.lanname <> 'c'
    AND NOT coalesce(p.proconfig::text[] @> ARRAY['search_path=pg_catalog, pg_temp'], false);
+SELECT count(*) AS c_function_with_set_clause
+  FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+ WHERE p.pronamespace = 'queue'::regnamespace AND l.lanname = 'c' AND p.proconfig IS NOT NULL;
 SELECT p.proname AS public_can_execute
   FROM pg_proc p
  WHERE p.pronamespace = 'queue'::regnamespace

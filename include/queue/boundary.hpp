@@ -11,6 +11,7 @@
 #pragma once
 
 #include "queue/pg.hpp"
+#include "queue/spi.hpp"
 
 #include <exception>
 #include <string>
@@ -109,11 +110,15 @@ void PgCall(Call&& call) {
 }  // namespace queue
 
 // Define the SQL-callable symbol `symbol`, running `body` (a function taking
-// FunctionCallInfo and returning Datum) behind Guard().
-#define QUEUE_SQL_FUNCTION(symbol, body)               \
-  extern "C" {                                         \
-  PG_FUNCTION_INFO_V1(symbol);                         \
-  Datum symbol(PG_FUNCTION_ARGS) {                     \
-    return queue::Guard([&] { return body(fcinfo); }); \
-  }                                                    \
+// FunctionCallInfo and returning Datum) behind Guard(), on the pinned search
+// path (an error leaves the pin to the abort of its (sub)transaction).
+#define QUEUE_SQL_FUNCTION(symbol, body)                            \
+  extern "C" {                                                      \
+  PG_FUNCTION_INFO_V1(symbol);                                      \
+  Datum symbol(PG_FUNCTION_ARGS) {                                  \
+    queue::PinSearchPath();                                         \
+    Datum result = queue::Guard([&] { return body(fcinfo); });      \
+    queue::UnpinSearchPath();                                       \
+    return result;                                                  \
+  }                                                                 \
   }

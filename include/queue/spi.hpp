@@ -3,11 +3,11 @@
 // Callers connect and finish SPI themselves and keep no C++ objects alive
 // across these calls (an ereport() longjmps straight out of them).
 //
-// Every statement must run with search_path = pg_catalog, pg_temp, or a role
-// that can create objects in a schema on the caller's path could plant an
-// operator or function that our statements would call with our privileges.
-// The SQL functions pin it with their SET clause; code that runs SQL from
-// elsewhere (triggers, the background worker) pins it with PinSearchPath.
+// Every statement must run on a pinned search path, or a role that can create
+// objects in a schema on the caller's path could plant an operator or
+// function that our statements would call with our privileges. Every entry
+// point PostgreSQL calls pins it (QUEUE_SQL_FUNCTION, with PinSearchPath);
+// the background worker sets search_path to kPinnedSearchPath when it starts.
 #pragma once
 
 #include "queue/pg.hpp"
@@ -22,13 +22,15 @@ struct SavedPlan {
   SPIPlanPtr plan;
 };
 
-// The search_path every statement of the queue runs with.
+// The search_path the background worker runs with.
 constexpr const char* kPinnedSearchPath = "pg_catalog, pg_temp";
 
-// Set search_path to kPinnedSearchPath until UnpinSearchPath(level) with the
-// level returned; an error in between restores it with the (sub)transaction.
-int PinSearchPath();
-void UnpinSearchPath(int level);
+// Search pg_catalog alone (no temporary schema either) until the matching
+// UnpinSearchPath; an error in between drops the pin with the (sub)transaction
+// it aborts. An override of the search path, not a SET of the GUC: a SET
+// clause on the functions cost a tenth of a claim's CPU in GUC work.
+void PinSearchPath();
+void UnpinSearchPath();
 
 // Connect to SPI or fail loudly.
 void SpiConnect();

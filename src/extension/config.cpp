@@ -63,7 +63,7 @@ int32 Int32At(uint64 row, int column) { return DatumGetInt32(SpiValueNotNull(row
 // Read the four tables into `config`; runs inside PgCall (C++ objects alive).
 // Triggers call this too, with the search_path of whoever changed a table.
 void LoadConfig(Config& config) {
-  int search_path_level = PinSearchPath();
+  PinSearchPath();
   SpiConnect();
   const char* version =
       SpiRun(read_version, nullptr, nullptr, SPI_OK_SELECT) == 1 ? SpiText(0, 1) : nullptr;
@@ -117,7 +117,7 @@ void LoadConfig(Config& config) {
         policy::PeakWindow{Int64At(i, 1), Int64At(i, 2), DatumGetFloat8(SpiValueNotNull(i, 3))});
   }
   SpiFinish();
-  UnpinSearchPath(search_path_level);
+  UnpinSearchPath();
 
   // The tables' constraints refuse these already; this catches rows written
   // with the constraints disabled, before they skew every limit.

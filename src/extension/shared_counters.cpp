@@ -235,7 +235,7 @@ uint64 RunCount(SavedPlan& plan, CountSnapshot snapshot) {
 // held: the scan may be long).
 RebuiltCount* CountJobs(CountSnapshot snapshot, int* count_out) {
   static_assert(kIdBlockShift == 8, "count_queued_blocks groups ids by 256");
-  int search_path_level = PinSearchPath();
+  PinSearchPath();
   SpiConnect();
   int capacity = 16;
   int used = 0;
@@ -290,7 +290,7 @@ RebuiltCount* CountJobs(CountSnapshot snapshot, int* count_out) {
   for (int p = 0; p < policy::kPriorityCount; p++)
     add(MakeKey(CounterKind::kQueuedPriority, p), per_priority[p]);
   SpiFinish();
-  UnpinSearchPath(search_path_level);
+  UnpinSearchPath();
   *count_out = used;
   return rows;
 }

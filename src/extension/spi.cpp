@@ -2,20 +2,21 @@
 #include "queue/spi.hpp"
 
 extern "C" {
-#include "utils/guc.h"
+#include "catalog/namespace.h"
 #include "utils/snapmgr.h"
 }
 
 namespace queue {
 
-int PinSearchPath() {
-  int level = NewGUCNestLevel();
-  (void)set_config_option("search_path", kPinnedSearchPath, PGC_USERSET, PGC_S_SESSION,
-                          GUC_ACTION_SAVE, true, 0, false);
-  return level;
+void PinSearchPath() {
+  OverrideSearchPath catalog_only{};
+  catalog_only.schemas = NIL;
+  catalog_only.addCatalog = true;
+  catalog_only.addTemp = false;
+  PushOverrideSearchPath(&catalog_only);  // copies it
 }
 
-void UnpinSearchPath(int level) { AtEOXact_GUC(true, level); }
+void UnpinSearchPath() { PopOverrideSearchPath(); }
 
 void SpiConnect() {
   if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "queue: SPI_connect failed");

@@ -161,9 +161,9 @@ bool HoldExtension() {
 }
 
 TickResult RunTick() {
-  // tick() pins it with its SET clause; the background worker at connect.
+  // tick() pins it at its entry point; the background worker at connect.
   // Pinned here too, so that no caller can make a pass run SQL on its path.
-  int search_path_level = PinSearchPath();
+  PinSearchPath();
   const Config& config = RefreshConfig();
   EnsureCountersValid(config.jobs_relid);
   TickResult result{};
@@ -191,7 +191,7 @@ TickResult RunTick() {
   SpiRun(count_alerts, nullptr, nullptr, SPI_OK_SELECT);
   result.alerts = static_cast<int>(CountResult());
   SpiFinish();
-  UnpinSearchPath(search_path_level);
+  UnpinSearchPath();
   return result;
 }
 
