@@ -35,6 +35,12 @@ void AttachNotifyRelay(Latch* latch);
 // In the background worker: whether job types are marked.
 bool NotifyRelayPending();
 
+// In the background worker: whether it looks for marks by itself at the end
+// of each gap between relays (true), so that committing transactions need not
+// set its latch, or waits for them to (false). A mark made just before this is
+// turned off is not signalled: look again after.
+void PollNotifyRelay(bool polling);
+
 // In the background worker: send one NOTIFY per marked job type in a
 // transaction of its own (committed without waiting for its flush: losing a
 // wake-up in a crash costs nothing, workers also poll).

@@ -194,7 +194,8 @@ void WorkerLoop() {
   int failures = 0;  // passes failed in a row
   TimestampTz next_pass = 0;
   TimestampTz next_relay = 0;
-  bool relay_held = false;  // marks wait for next_relay
+  bool relay_held = false;     // marks wait for next_relay
+  bool relay_polling = false;  // looking for marks at next_relay, unsignalled
   for (;;) {
     if (GetCurrentTimestamp() >= next_pass) {
       long wait = queue_tick_interval;
@@ -224,7 +225,7 @@ void WorkerLoop() {
       next_pass = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait);
     }
 
-    TimestampTz wake_at = relay_held ? Min(next_pass, next_relay) : next_pass;
+    TimestampTz wake_at = relay_held || relay_polling ? Min(next_pass, next_relay) : next_pass;
     int events = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
                            TimestampDifferenceMilliseconds(GetCurrentTimestamp(), wake_at),
                            PG_WAIT_EXTENSION);
@@ -236,12 +237,22 @@ void WorkerLoop() {
       ereport(LOG, (errmsg("queue worker: tick interval is now %d ms", queue_tick_interval)));
     // Wake-ups of render workers go out at once, whatever the passes do, but
     // at most one relay a kRelayGapMillis: under a stream of enqueues the
-    // relay then costs one transaction a gap, not one a commit.
+    // relay then costs one transaction a gap, not one a commit. After a
+    // relay the worker polls: it looks again at the end of the gap, and
+    // committers do not signal it meanwhile. A gap without marks ends the
+    // polling, and committers signal again.
     relay_held = NotifyRelayPending();
+    if (relay_polling && !relay_held && GetCurrentTimestamp() >= next_relay) {
+      PollNotifyRelay(false);
+      relay_polling = false;
+      relay_held = NotifyRelayPending();  // marked while polling ended, unsignalled
+    }
     if (relay_held && GetCurrentTimestamp() >= next_relay) {
       (void)RunGuarded(pass_context, RelayInTransaction);
       next_relay = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), kRelayGapMillis);
       relay_held = false;
+      if (!relay_polling) PollNotifyRelay(true);
+      relay_polling = true;
     }
     // A retry made due at once, or a reload, runs the next pass at once, but
     // never cuts a backoff short, unless the worker was just turned off.
