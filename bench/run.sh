@@ -405,17 +405,20 @@ run_group() {
   done
   echo
   echo "  jobs/s per round (each ratio is a system over its baseline of the same round):"
-  print_header "${args[@]}"
-  for mode in "${COMMIT_MODES[@]}"; do
-    for ((round = 1; round <= ROUNDS; round++)); do print_row FIG "$mode" "$round" "${args[@]}"; done
-    print_row FIG "$mode" median "${args[@]}"
-  done
+  print_table FIG "${args[@]}"
   echo
   echo "  server CPU per job, in microseconds (each ratio is the baseline's CPU over the system's):"
-  print_header "${args[@]}"
+  print_table CPU "${args[@]}"
+}
+
+# print_table FIGURES SYSTEMS... -- RATIOS...: every round's row, then the medians.
+print_table() {
+  local figures=$1 mode round
+  shift
+  print_header "$@"
   for mode in "${COMMIT_MODES[@]}"; do
-    for ((round = 1; round <= ROUNDS; round++)); do print_row CPU "$mode" "$round" "${args[@]}"; done
-    print_row CPU "$mode" median "${args[@]}"
+    for ((round = 1; round <= ROUNDS; round++)); do print_row "$figures" "$mode" "$round" "$@"; done
+    print_row "$figures" "$mode" median "$@"
   done
 }
 
