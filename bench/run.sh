@@ -413,12 +413,12 @@ run_group() {
 
 # print_table FIGURES SYSTEMS... -- RATIOS...: every round's row, then the medians.
 print_table() {
-  local figures=$1 mode round
+  local table=$1 mode round
   shift
   print_header "$@"
   for mode in "${COMMIT_MODES[@]}"; do
-    for ((round = 1; round <= ROUNDS; round++)); do print_row "$figures" "$mode" "$round" "$@"; done
-    print_row "$figures" "$mode" median "$@"
+    for ((round = 1; round <= ROUNDS; round++)); do print_row "$table" "$mode" "$round" "$@"; done
+    print_row "$table" "$mode" median "$@"
   done
 }
 
