@@ -12,13 +12,15 @@ struct TickResult {
   int recovered;     // attempts of dead workers, ended
   int pruned;        // finished jobs past retention, deleted
   int alerts;        // alert thresholds crossed now
+  bool events_wait;  // the monitoring pass folded a slice, and more events wait
 };
 
 // Lock the extension against DROP EXTENSION until the transaction ends;
 // false when it is not installed (any more). Every pass holds it first.
 bool HoldExtension();
 
-// Run one pass in the current transaction.
+// Run one pass in the current transaction; it folds one slice of the events
+// waiting for the monitoring pass.
 TickResult RunTick();
 
 }  // namespace queue

@@ -93,6 +93,10 @@ void LogStateOnce(State& logged, State now, int failures, long wait) {
   }
 }
 
+// Whether the last pass left events for the monitoring pass to fold: the
+// next pass then runs at once (after the relay), a slice at a time.
+bool events_wait = false;
+
 // Run one pass in its own transaction, unless the extension is missing. Any
 // C++ exception leaves as a PostgreSQL error (Guard), for RunGuarded to catch.
 bool TickInTransaction() {
@@ -105,6 +109,7 @@ bool TickInTransaction() {
     if (installed) {
       pgstat_report_activity(STATE_RUNNING, "SELECT queue.tick()");
       TickResult result = RunTick();
+      events_wait = result.events_wait;
       if (result.timed_out + result.recovered + result.dead_workers > 0)
         ereport(DEBUG1, (errmsg("queue worker: timed out %d, recovered %d from %d dead workers",
                                 result.timed_out, result.recovered, result.dead_workers)));
@@ -220,6 +225,7 @@ void WorkerLoop() {
       }
       // A standby is checked for promotion every interval; the rest rarely change.
       if (state == State::kDisabled || state == State::kNotInstalled) wait = kIdleCheckMillis;
+      if (state == State::kTicking && events_wait) wait = 0;
       LogStateOnce(logged, state, failures, wait);
       if (state != State::kFailing) failures = 0;
       next_pass = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait);

@@ -15,6 +15,8 @@
 #include "queue/shared_counters.hpp"
 #include "queue/spi.hpp"
 
+#include <utility>
+
 extern "C" {
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
@@ -94,6 +96,35 @@ SavedPlan count_alerts = {"SELECT count(*) FROM queue.alerts", 0, {}, nullptr};
 
 // History, Prometheus totals and alert changes (queue--1.2--1.3.sql).
 SavedPlan monitor_pass = {"SELECT queue.monitor()", 0, {}, nullptr};
+
+// Where the monitoring pass has folded up to, and whether events wait past
+// it: two index probes.
+SavedPlan fold_position = {
+    "SELECT last_event_id, coalesce((SELECT max(id) FROM queue.job_events), 0) > last_event_id"
+    " FROM queue.monitor_state",
+    0,
+    {},
+    nullptr};
+
+// How long one tick() call goes on folding slices: pg_cron calls it once a
+// minute, and the minute's events should not wait for the next call.
+constexpr long kCatchUpMillis = 5000;
+
+// The folding cursor (-1 without the state row) and whether events wait past it.
+std::pair<int64, bool> FoldPosition() {
+  if (SpiRun(fold_position, nullptr, nullptr, SPI_OK_SELECT) != 1) return {-1, false};
+  return {DatumGetInt64(SpiValueNotNull(0, 1)), DatumGetBool(SpiValueNotNull(0, 2))};
+}
+
+// Run the monitoring pass (SPI connected): one slice of the events waiting.
+// Returns whether it folded some and more wait; not when another session's
+// pass held the monitoring state, which would only spin the caller.
+bool RunMonitorPass() {
+  const int64 folded_before = FoldPosition().first;
+  SpiRun(monitor_pass, nullptr, nullptr, SPI_OK_SELECT);
+  const auto [folded_after, more_wait] = FoldPosition();
+  return folded_after > folded_before && more_wait;
+}
 
 int64 CountResult() { return DatumGetInt64(SpiValueNotNull(0, 1)); }
 
@@ -187,7 +218,7 @@ TickResult RunTick() {
   CompactCounters();
   ShareRunningRenders();
 
-  SpiRun(monitor_pass, nullptr, nullptr, SPI_OK_SELECT);
+  result.events_wait = RunMonitorPass();
   SpiRun(count_alerts, nullptr, nullptr, SPI_OK_SELECT);
   result.alerts = static_cast<int>(CountResult());
   SpiFinish();
@@ -195,10 +226,25 @@ TickResult RunTick() {
   return result;
 }
 
+// Fold the next slice of the events waiting (SPI not connected); false when
+// none wait any more.
+static bool FoldNextSlice() {
+  PinSearchPath();
+  SpiConnect();
+  bool more = RunMonitorPass();
+  SpiFinish();
+  UnpinSearchPath();
+  return more;
+}
+
 static Datum Tick(FunctionCallInfo fcinfo) {
   TupleDesc desc = ResultRowDescriptor(fcinfo);
   TickResult result{};
-  if (HoldExtension()) result = RunTick();
+  if (HoldExtension()) {
+    result = RunTick();
+    const TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), kCatchUpMillis);
+    while (result.events_wait && GetCurrentTimestamp() < until) result.events_wait = FoldNextSlice();
+  }
   Datum values[6] = {Int32GetDatum(result.timed_out),    Int32GetDatum(result.released),
                      Int32GetDatum(result.dead_workers), Int32GetDatum(result.recovered),
                      Int32GetDatum(result.pruned),       Int32GetDatum(result.alerts)};
