@@ -12,7 +12,7 @@ struct TickResult {
   int recovered;     // attempts of dead workers, ended
   int pruned;        // finished jobs past retention, deleted
   int alerts;        // alert thresholds crossed now
-  bool events_wait;  // the monitoring pass folded a slice, and more events wait
+  bool events_wait;  // the monitoring pass folded a slice, and a whole slice more waits
 };
 
 // Lock the extension against DROP EXTENSION until the transaction ends;

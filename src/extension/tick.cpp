@@ -97,10 +97,14 @@ SavedPlan count_alerts = {"SELECT count(*) FROM queue.alerts", 0, {}, nullptr};
 // History, Prometheus totals and alert changes (queue--1.2--1.3.sql).
 SavedPlan monitor_pass = {"SELECT queue.monitor()", 0, {}, nullptr};
 
-// Where the monitoring pass has folded up to, and whether events wait past
+// The events a monitoring pass folds at most (queue.monitor() passes it to
+// fold_events()).
+constexpr int64 kFoldSlice = 2000;
+
+// Where the monitoring pass has folded up to, and how many events wait past
 // it: two index probes.
 SavedPlan fold_position = {
-    "SELECT last_event_id, coalesce((SELECT max(id) FROM queue.job_events), 0) > last_event_id"
+    "SELECT last_event_id, coalesce((SELECT max(id) FROM queue.job_events), 0) - last_event_id"
     " FROM queue.monitor_state",
     0,
     {},
@@ -110,20 +114,22 @@ SavedPlan fold_position = {
 // minute, and the minute's events should not wait for the next call.
 constexpr long kCatchUpMillis = 5000;
 
-// The folding cursor (-1 without the state row) and whether events wait past it.
-std::pair<int64, bool> FoldPosition() {
-  if (SpiRun(fold_position, nullptr, nullptr, SPI_OK_SELECT) != 1) return {-1, false};
-  return {DatumGetInt64(SpiValueNotNull(0, 1)), DatumGetBool(SpiValueNotNull(0, 2))};
+// The folding cursor (-1 without the state row) and how many ids lie past it.
+std::pair<int64, int64> FoldPosition() {
+  if (SpiRun(fold_position, nullptr, nullptr, SPI_OK_SELECT) != 1) return {-1, 0};
+  return {DatumGetInt64(SpiValueNotNull(0, 1)), DatumGetInt64(SpiValueNotNull(0, 2))};
 }
 
 // Run the monitoring pass (SPI connected): one slice of the events waiting.
-// Returns whether it folded some and more wait; not when another session's
-// pass held the monitoring state, which would only spin the caller.
+// Returns whether it folded some and a whole slice more waits: a backlog, to
+// fold at once. The few events of the last moments wait for the next pass
+// (else under a steady load passes would follow one another without end), as
+// do the events while another session's pass holds the monitoring state.
 bool RunMonitorPass() {
   const int64 folded_before = FoldPosition().first;
   SpiRun(monitor_pass, nullptr, nullptr, SPI_OK_SELECT);
-  const auto [folded_after, more_wait] = FoldPosition();
-  return folded_after > folded_before && more_wait;
+  const auto [folded_after, waiting] = FoldPosition();
+  return folded_after > folded_before && waiting >= kFoldSlice;
 }
 
 int64 CountResult() { return DatumGetInt64(SpiValueNotNull(0, 1)); }

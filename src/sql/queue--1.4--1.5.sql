@@ -231,8 +231,9 @@ BEGIN
         RETURN false;
     END IF;
     -- Events are folded on every call, a slice of 2,000 at most (a few
-    -- milliseconds), so that no pass keeps the background worker from its
-    -- wake-up relays for long; while more wait, passes follow at once.
+    -- milliseconds, kFoldSlice in tick.cpp), so that no pass keeps the
+    -- background worker from its wake-up relays for long; while a whole
+    -- slice more waits, passes follow at once.
     PERFORM queue.fold_events(2000);
     IF previous_pass > now() - min_interval THEN
         RETURN false;
