@@ -88,7 +88,26 @@ tap_tests() {
   fi
   (cd "$tree" && as_postgres env PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
     QUEUE_1_0_SOURCE="$old_source" QUEUE_BUILD_DIR="$work/cmake" \
-    prove -I /usr/lib/postgresql/15/lib/pgxs/src/test/perl test/tap/*.pl)
+    prove -I /usr/lib/postgresql/15/lib/pgxs/src/test/perl test/tap/*.pl) && return 0
+  show_failed_tap_logs
+  return 1
+}
+
+# The end of each failed TAP test's log and of its servers' logs: the work
+# directory goes when the run ends, and a failure in CI must say why.
+show_failed_tap_logs() {
+  local log test server
+  for log in "$tree"/tmp_check/log/regress_log_*; do
+    [[ -f $log ]] && grep -q -E 'not ok|Looks like your test|Died|died at' "$log" || continue
+    test=${log##*/regress_log_}
+    echo "----- $test: the end of its log"
+    tail -n 40 "$log"
+    for server in "$tree"/tmp_check/log/"${test}"_*.log; do
+      [[ -f $server ]] || continue
+      echo "----- $test: the end of ${server##*/}"
+      tail -n 25 "$server"
+    done
+  done
 }
 suite "TAP: worker, crashes, replication, dump/restore, upgrade" tap_tests
 

@@ -4,8 +4,11 @@
 # middle of a claim with the limit accounting matching the table.
 use strict;
 use warnings;
+use FindBin;
+use lib $FindBin::RealBin;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use QueueLoad;
 use Test::More;
 
 my $node = PostgreSQL::Test::Cluster->new('worker');
@@ -95,9 +98,13 @@ ok($node->poll_query_until('postgres',
 # worker comes back and the counters are rebuilt from the table.
 $node->safe_psql('postgres', q{SELECT queue.enqueue('topic_short') FROM generate_series(1, 5)});
 my $old_pid = worker_pid();
+$log_offset = -s $node->logfile;
 kill 'KILL', $old_pid;
-ok($node->poll_query_until('postgres', qq{
-SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'queue worker' AND pid <> $old_pid}),
+# Connections still succeed until the postmaster notices: wait for it.
+$node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
+ok(QueueLoad::poll_briefly($node, qq{
+SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'queue worker' AND pid <> $old_pid},
+		$PostgreSQL::Test::Utils::timeout_default),
 	'the worker is back after kill -9');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM queue.jobs}), '7', 'no job was lost');
 is(counters_match(), 't', 'counters rebuilt after the crash match the table');
@@ -114,9 +121,13 @@ is($claimer->query_safe(q{SELECT count(*) FROM queue.dequeue('render-3', 3)}), '
 is($node->safe_psql('postgres', q{SELECT count(*) FROM queue.dequeue('render-4', 3)}), '0',
 	'nothing is left for another worker meanwhile');
 my $claimer_pid = $claimer->query_safe('SELECT pg_backend_pid()');
+$log_offset = -s $node->logfile;
 kill 'KILL', $claimer_pid;
 eval { $claimer->quit };
-$node->poll_query_until('postgres', 'SELECT true');
+$node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
+QueueLoad::poll_briefly($node, 'SELECT NOT pg_is_in_recovery()',
+	$PostgreSQL::Test::Utils::timeout_default)
+  or die 'the server did not come back after the backend was killed';
 is(counters_match(), 't', 'after crash recovery the counters match the table');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM queue.dequeue('render-5', 10)}), '3',
 	'the crashed claims were given back: exactly the limit can be claimed');

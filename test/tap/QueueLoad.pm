@@ -482,8 +482,11 @@ sub poll_briefly
 	my $deadline = time + $seconds;
 	while (time < $deadline)
 	{
-		my ($ret, $stdout) = $node->psql('postgres', $query);
-		return 1 if $ret == 0 && $stdout eq 't';
+		# While the server restarts after a crash, psql can fail to connect and
+		# exit before it reads its input; IPC::Run then dies writing the query
+		# into the closed pipe (EPIPE). That means "not yet", like a refusal.
+		my ($ret, $stdout) = eval { $node->psql('postgres', $query) };
+		return 1 if defined $ret && $ret == 0 && $stdout eq 't';
 		usleep(100_000);
 	}
 	return 0;
