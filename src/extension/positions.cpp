@@ -190,11 +190,10 @@ void SelectRunningRenders(Renders* renders, int64 limit) {
 // The shared list while it is fresh; else read from the table, and shared
 // (SPI connected; clobbers the current result).
 void ReadRunningRenders(Renders* renders) {
-  renders->read = true;
-  renders->items = static_cast<RunningRender*>(palloc(sizeof(RunningRender) * kMaxSharedRenders));
-  renders->count =
-      CopyRunningRenders(GetCurrentTimestamp() - kSharedRendersMaxAge, renders->items);
-  if (renders->count < 0) SelectRunningRenders(renders, 0);
+  auto* shared = static_cast<RunningRender*>(palloc(sizeof(RunningRender) * kMaxSharedRenders));
+  const int count = CopyRunningRenders(GetCurrentTimestamp() - kSharedRendersMaxAge, shared);
+  if (count < 0) return SelectRunningRenders(renders, 0);
+  *renders = Renders{true, shared, count};
 }
 
 // The global slots (resource nullptr) or one resource's, with the renders
