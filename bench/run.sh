@@ -5,11 +5,12 @@
 #
 #   bench/run.sh                         the default run (about 11 minutes on a
 #                                        2-core machine)
-#   bench/run.sh --soak MINUTES          only the soak (MINUTES + under a minute)
+#   bench/run.sh --soak MINUTES          only the soak (warm-up + MINUTES + under
+#                                        a minute)
 #   bench/run.sh --soak MINUTES --soak-hold-snapshot
 #                                        the soak twice, in turn: as above, then
 #                                        with a REPEATABLE READ transaction held
-#                                        open all along (2 × MINUTES + under a minute)
+#                                        open all along (twice as long)
 #
 # What it does:
 #   1. installs missing apt packages (PostgreSQL 15 server, dev headers and
@@ -50,8 +51,12 @@
 #      worker ticking and pruning with settings.retention = 1 minute), one
 #      line per minute: claims completed/s, dequeue p50/p99, finished jobs
 #      past retention not pruned yet, sizes of queue.jobs and queue.job_events
-#      with their indexes; then the last minute's throughput as a ratio of the
-#      first (and, with the held snapshot, the held soak's over the plain one).
+#      with their indexes, server CPU per completed job; then the last
+#      minute's throughput and CPU per job as ratios of the first (and, with
+#      the held snapshot, the held soak's throughput over the plain one).
+#      The load runs BENCH_SOAK_WARMUP minutes first, printed as w1, w2, ...
+#      and left out of the ratios: pruning starts once the first jobs are a
+#      retention old, so the minutes before it are not the steady state.
 #   Everything is printed to stdout; nothing is written into the repository.
 #
 # Knobs (environment):
@@ -66,6 +71,7 @@
 #   BENCH_PROFILE=1 (pg_stat_statements, track = all: the costliest statements after
 #   sections 1 and 2; costs a few % of throughput), BENCH_SOAK_CLIENTS (4),
 #   BENCH_SOAK_BACKLOG (20000 queued at the start), BENCH_SOAK_FAIL_PERCENT (5),
+#   BENCH_SOAK_WARMUP (2 minutes of load before the soak's counted minutes),
 #   BENCH_SOAK_POLL_EVERY (10 cycles per position poll), BENCH_PORT (first port
 #   tried, 5530), BENCH_SKIP_BUILD=1 (use the installed extension as is),
 #   BENCH_PG_BIN (the PostgreSQL 15 bin directory to run; default the system's).
@@ -90,6 +96,7 @@ PROFILE=${BENCH_PROFILE:-0}
 SOAK_CLIENTS=${BENCH_SOAK_CLIENTS:-4}
 SOAK_BACKLOG=${BENCH_SOAK_BACKLOG:-20000}
 SOAK_FAIL_PERCENT=${BENCH_SOAK_FAIL_PERCENT:-5}
+SOAK_WARMUP=${BENCH_SOAK_WARMUP:-2}
 SOAK_POLL_EVERY=${BENCH_SOAK_POLL_EVERY:-10}
 FIRST_PORT=${BENCH_PORT:-5530}
 
@@ -636,25 +643,28 @@ soak() {
   fill_queue "$SOAK_BACKLOG"
   settle
   echo "  -- $label"
-  "$WORK/soak_load" "$CONNINFO" "$SOAK_CLIENTS" "$SOAK_MINUTES" "$SOAK_FAIL_PERCENT" \
-    "$SOAK_POLL_EVERY" "$@" | tee "$WORK/soak.out"
+  "$WORK/soak_load" "$CONNINFO" "$SOAK_CLIENTS" "$SOAK_WARMUP" "$SOAK_MINUTES" \
+    "$SOAK_FAIL_PERCENT" "$SOAK_POLL_EVERY" "$POSTMASTER" "$@" | tee "$WORK/soak.out"
   SOAK_LINE=$(grep '^SOAK ' "$WORK/soak.out") || die "the soak driver failed"
 }
 
 field() { sed -E "s/.* $1=([^ ]+).*/\1/" <<<"$2"; }
 
 section_soak() {
-  echo "== soak: $SOAK_MINUTES minutes of mixed load, $SOAK_CLIENTS clients (enqueue; claim + complete or,"
-  echo "   $SOAK_FAIL_PERCENT% of the time, fail with a retry 1 s later; a position()/job_status() poll"
-  echo "   every $SOAK_POLL_EVERY cycles), $SOAK_BACKLOG jobs queued at the start, retention 1 minute,"
-  echo "   the background worker ticking every 1 s; sizes include indexes (and TOAST); unpruned ="
-  echo "   finished jobs past retention not yet pruned"
+  echo "== soak: $SOAK_MINUTES minutes of mixed load after $SOAK_WARMUP of warm-up, $SOAK_CLIENTS clients"
+  echo "   (enqueue; claim + complete or, $SOAK_FAIL_PERCENT% of the time, fail with a retry 1 s later;"
+  echo "   a position()/job_status() poll every $SOAK_POLL_EVERY cycles), $SOAK_BACKLOG jobs queued at the"
+  echo "   start, retention 1 minute, the background worker ticking every 1 s; sizes include indexes"
+  echo "   (and TOAST); unpruned = finished jobs past retention not yet pruned; CPU = the server's CPU"
+  echo "   time per completed job (all its processes, autovacuum included), which the disk's drifting"
+  echo "   fsync latency moves less than throughput"
   psql_q -c "UPDATE queue.settings SET retention = '1 minute', retry_delay = '1 second',
                                         retry_backoff = 1, max_retry_delay = '1 second'"
   soak "without a held snapshot"
   local plain=$SOAK_LINE r
   r=$(field ratio "$plain")
   summary "soak: last minute $(field last "$plain") completed/s vs first $(field first "$plain") = ${r}x (target >= 0.95: $(verdict "$r" 0.95 ">=")); dequeue p99 $(field dequeue_p99 "$plain") ms"
+  summary "  server CPU per job, last minute vs first: $(field cpu_last "$plain") vs $(field cpu_first "$plain") us = $(field cpu_ratio "$plain")x (above 1: more work per job)"
   if ((HOLD_SNAPSHOT == 1)); then
     echo
     soak "with a REPEATABLE READ transaction held open all along (vacuum can remove nothing)" \

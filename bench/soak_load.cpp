@@ -1,7 +1,8 @@
 // bench/soak_load.cpp: a steady mixed load on the queue for some minutes, with
 // a table per minute, to show decay and bloat.
 //
-//   soak_load CONNINFO CLIENTS MINUTES FAIL_PERCENT POLL_EVERY [hold-snapshot]
+//   soak_load CONNINFO CLIENTS WARMUP MINUTES FAIL_PERCENT POLL_EVERY SERVER_PID
+//             [hold-snapshot]
 //
 // Each of CLIENTS threads (one connection each, worker id soak-<n>, registered)
 // repeats one cycle:
@@ -20,14 +21,25 @@
 // With "hold-snapshot", one more session holds a REPEATABLE READ transaction
 // (a snapshot) open from the start to the end, so vacuum can remove nothing.
 //
+// The load runs WARMUP minutes before the MINUTES that count: the first
+// minutes of a soak run on a freshly emptied table with nothing old enough to
+// prune (retention is a minute), so they are not the steady state the later
+// minutes are compared with. Warm-up minutes are printed (w1, w2, ...) but
+// are left out of the figures on the last line.
+//
 // Every minute it prints: claims completed/s, enqueues/s, fails/s, claims that
 // found nothing, dequeue latency p50/p99 (the dequeue statement alone, not the
 // commit), position/job_status p99, jobs queued (stats()), finished jobs past
 // settings.retention not pruned yet, and the size of queue.jobs and
-// queue.job_events with their indexes (pg_total_relation_size).
-// The last line is for bench/run.sh:
+// queue.job_events with their indexes (pg_total_relation_size), and the
+// server's CPU per completed job: the CPU time of the postmaster SERVER_PID
+// and all its processes, from /proc (this machine's server only). Throughput
+// follows the disk's fsync latency, which drifts over minutes on some
+// machines; the CPU a job costs does not, so it shows decay in the work
+// itself apart from the disk.
+// The last line is for bench/run.sh (the counted minutes only):
 //   SOAK first=<completed/s> last=<completed/s> ratio=<last/first> mean=<completed/s>
-//        dequeue_p99=<ms over the whole soak>
+//        dequeue_p99=<ms> cpu_first=<us/job> cpu_last=<us/job> cpu_ratio=<last/first>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -35,10 +47,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <mutex>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 #include <libpq-fe.h>
@@ -202,21 +217,52 @@ Sizes Measure(PGconn* monitor) {
   return sizes;
 }
 
+// The CPU time (clock ticks) a process has used: fields 14 and 15 of
+// /proc/PID/stat (user, system), with 16 and 17 (its reaped children) when
+// asked. Fields count after the command name, which may hold spaces.
+long ProcessTicks(const std::string& pid, bool with_reaped_children) {
+  std::ifstream file("/proc/" + pid + "/stat");
+  std::string line;
+  if (!std::getline(file, line)) return 0;  // exited meanwhile: reaped by its parent
+  std::istringstream fields(line.substr(line.rfind(')') + 2));
+  std::vector<long> values;
+  std::string field;
+  while (fields >> field && values.size() < 15) values.push_back(std::atol(field.c_str()));
+  if (values.size() < 15) return 0;
+  // After the name, field 3 (state) is values[0]: field N is values[N - 3].
+  long ticks = values[11] + values[12];
+  if (with_reaped_children) ticks += values[13] + values[14];
+  return ticks;
+}
+
+// The server's CPU time so far, in seconds: the postmaster, its reaped
+// children, and its live children (backends, the background worker, ...).
+double ServerCpuSeconds(const std::string& postmaster) {
+  long ticks = ProcessTicks(postmaster, true);
+  std::ifstream children("/proc/" + postmaster + "/task/" + postmaster + "/children");
+  std::string child;
+  while (children >> child) ticks += ProcessTicks(child, false);
+  return static_cast<double>(ticks) / sysconf(_SC_CLK_TCK);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 6 || argc > 7 || (argc == 7 && std::strcmp(argv[6], "hold-snapshot") != 0)) {
+  if (argc < 8 || argc > 9 || (argc == 9 && std::strcmp(argv[8], "hold-snapshot") != 0)) {
     std::fprintf(stderr,
-                 "usage: %s CONNINFO CLIENTS MINUTES FAIL_PERCENT POLL_EVERY [hold-snapshot]\n",
+                 "usage: %s CONNINFO CLIENTS WARMUP MINUTES FAIL_PERCENT POLL_EVERY SERVER_PID"
+                 " [hold-snapshot]\n",
                  argv[0]);
     return 2;
   }
   const char* conninfo = argv[1];
   int clients = std::atoi(argv[2]);
-  int minutes = std::atoi(argv[3]);
-  int fail_percent = std::atoi(argv[4]);
-  int poll_every = std::atoi(argv[5]);
-  bool hold_snapshot = argc == 7;
+  int warmup = std::atoi(argv[3]);
+  int minutes = std::atoi(argv[4]);
+  int fail_percent = std::atoi(argv[5]);
+  int poll_every = std::atoi(argv[6]);
+  std::string postmaster = argv[7];
+  bool hold_snapshot = argc == 9;
 
   PGconn* monitor = Connect(conninfo);
   // Register the render workers before any claims (capacity: never the limit).
@@ -234,9 +280,9 @@ int main(int argc, char** argv) {
   Sizes sizes = Measure(monitor);
   std::printf(
       "  minute | completed/s | enqueued/s | failed/s | empty claims | dequeue p50 ms |"
-      " p99 ms | poll p99 ms | queued | unpruned | jobs MB | events MB\n");
+      " p99 ms | poll p99 ms | queued | unpruned | jobs MB | events MB | CPU us/job\n");
   std::printf(
-      "  %6s | %11s | %10s | %8s | %12s | %14s | %6s | %11s | %6ld | %8ld | %7.1f | %9.1f\n",
+      "  %6s | %11s | %10s | %8s | %12s | %14s | %6s | %11s | %6ld | %8ld | %7.1f | %9.1f |\n",
       "start", "", "", "", "", "", "", "", sizes.queued, sizes.overdue, sizes.jobs_mb,
       sizes.events_mb);
   std::fflush(stdout);
@@ -246,10 +292,11 @@ int main(int argc, char** argv) {
   for (int n = 0; n < clients; n++)
     threads.emplace_back(RunClient, conninfo, n, fail_percent, poll_every, &state[n]);
 
-  std::vector<double> per_minute;
+  std::vector<double> per_minute, cpu_per_job;  // the counted minutes
   std::vector<double> all_dequeue_ms;
   Clock::time_point start = Clock::now(), last = start;
-  for (int minute = 1; minute <= minutes; minute++) {
+  double cpu_last = ServerCpuSeconds(postmaster);
+  for (int minute = 1; minute <= warmup + minutes; minute++) {
     std::this_thread::sleep_until(start + std::chrono::minutes(minute));
     Tally tally;
     for (Client& client : state) {
@@ -260,17 +307,26 @@ int main(int argc, char** argv) {
     Clock::time_point now = Clock::now();
     double seconds = std::chrono::duration<double>(now - last).count();
     last = now;
+    double cpu_now = ServerCpuSeconds(postmaster);
+    double cpu_us_per_job = tally.completed > 0 ? (cpu_now - cpu_last) * 1e6 / tally.completed : NAN;
+    cpu_last = cpu_now;
     sizes = Measure(monitor);
     double completed = tally.completed / seconds;
-    per_minute.push_back(completed);
-    all_dequeue_ms.insert(all_dequeue_ms.end(), tally.dequeue_ms.begin(), tally.dequeue_ms.end());
+    bool counted = minute > warmup;
+    if (counted) {
+      per_minute.push_back(completed);
+      cpu_per_job.push_back(cpu_us_per_job);
+      all_dequeue_ms.insert(all_dequeue_ms.end(), tally.dequeue_ms.begin(),
+                            tally.dequeue_ms.end());
+    }
+    std::string label = counted ? std::to_string(minute - warmup) : "w" + std::to_string(minute);
     std::printf(
-        "  %6d | %11.1f | %10.1f | %8.1f | %12ld | %14.3f | %6.2f | %11.3f | %6ld | %8ld |"
-        " %7.1f | %9.1f\n",
-        minute, completed, tally.enqueued / seconds, tally.failed / seconds, tally.empty,
+        "  %6s | %11.1f | %10.1f | %8.1f | %12ld | %14.3f | %6.2f | %11.3f | %6ld | %8ld |"
+        " %7.1f | %9.1f | %10.0f\n",
+        label.c_str(), completed, tally.enqueued / seconds, tally.failed / seconds, tally.empty,
         Percentile(tally.dequeue_ms, 0.5), Percentile(tally.dequeue_ms, 0.99),
         Percentile(tally.poll_ms, 0.99), sizes.queued, sizes.overdue, sizes.jobs_mb,
-        sizes.events_mb);
+        sizes.events_mb, cpu_us_per_job);
     std::fflush(stdout);
   }
   stopping = true;
@@ -283,8 +339,11 @@ int main(int argc, char** argv) {
 
   double mean = 0;
   for (double x : per_minute) mean += x / per_minute.size();
-  std::printf("SOAK first=%.1f last=%.1f ratio=%.2f mean=%.1f dequeue_p99=%.3f\n",
-              per_minute.front(), per_minute.back(), per_minute.back() / per_minute.front(), mean,
-              Percentile(all_dequeue_ms, 0.99));
+  std::printf(
+      "SOAK first=%.1f last=%.1f ratio=%.2f mean=%.1f dequeue_p99=%.3f cpu_first=%.0f"
+      " cpu_last=%.0f cpu_ratio=%.2f\n",
+      per_minute.front(), per_minute.back(), per_minute.back() / per_minute.front(), mean,
+      Percentile(all_dequeue_ms, 0.99), cpu_per_job.front(), cpu_per_job.back(),
+      cpu_per_job.back() / cpu_per_job.front());
   return 0;
 }
