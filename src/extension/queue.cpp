@@ -1,12 +1,14 @@
 // The queue module: a render-farm job scheduler inside PostgreSQL.
 //
 // Preloading the module (shared_preload_libraries) defines its settings,
-// reserves the shared counters and starts the background worker. Each concern lives in its own file; this one only wires them up.
+// reserves the shared counters and starts the background worker. Each concern lives in its own
+// file; this one only wires them up.
 #include "queue/boundary.hpp"
 #include "queue/background_worker.hpp"
 #include "queue/gucs.hpp"
 #include "queue/ledger.hpp"
 #include "queue/notify.hpp"
+#include "queue/own_plans.hpp"
 #include "queue/shared_counters.hpp"
 
 extern "C" {
@@ -21,6 +23,7 @@ void _PG_init(void) {
     queue::RegisterLedgerCallbacks();
     queue::RequestSharedCounters();
     queue::RequestNotifyRelay();
+    queue::InstallOwnPlans();
     queue::RegisterBackgroundWorker();
     return static_cast<Datum>(0);
   });

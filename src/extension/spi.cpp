@@ -1,6 +1,8 @@
 // Saved SPI statements and result accessors (see spi.hpp).
 #include "queue/spi.hpp"
 
+#include "queue/own_plans.hpp"
+
 extern "C" {
 #include "catalog/namespace.h"
 #include "utils/snapmgr.h"
@@ -53,14 +55,19 @@ static uint64 Processed(const SavedPlan& saved, int rc, int expected) {
 
 uint64 SpiRun(SavedPlan& saved, const Datum* values, const char* nulls, int expected,
               long max_rows) {
-  int rc = SPI_execute_plan(Prepared(saved), const_cast<Datum*>(values), nulls, false, max_rows);
+  SPIPlanPtr plan = Prepared(saved);
+  int rc = RunOwnStatement(
+      [&] { return SPI_execute_plan(plan, const_cast<Datum*>(values), nulls, false, max_rows); });
   return Processed(saved, rc, expected);
 }
 
 uint64 SpiRunOnSnapshot(SavedPlan& saved, const Datum* values, const char* nulls, Snapshot snapshot,
                         int expected) {
-  int rc = SPI_execute_snapshot(Prepared(saved), const_cast<Datum*>(values), nulls, snapshot,
-                                InvalidSnapshot, false, true, 0);
+  SPIPlanPtr plan = Prepared(saved);
+  int rc = RunOwnStatement([&] {
+    return SPI_execute_snapshot(plan, const_cast<Datum*>(values), nulls, snapshot, InvalidSnapshot,
+                                false, true, 0);
+  });
   return Processed(saved, rc, expected);
 }
 
