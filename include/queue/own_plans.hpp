@@ -1,30 +1,35 @@
-// Plans of the library's own statements are made as if its tables were big
-// (see own_plans.cpp for why).
+// The library's own statements are planned as if its tables were big (see
+// own_plans.cpp for why).
 #pragma once
 
 #include "queue/pg.hpp"
 
 namespace queue {
 
-// Install the planner hook that applies the rule (from _PG_init).
+// Install the planner hooks that apply the rule (from _PG_init).
 void InstallOwnPlans();
 
-// Statements of the library running now, nested ones included (kept by
-// RunOwnStatement, read by the planner hook).
-extern int own_statements_running;
+// The text of the library's statement being run now, as its plan source
+// holds it: the planner hook knows the statement by that pointer. Kept by
+// RunOwnStatement.
+extern const char* own_query_string;
 
-// Run `execute`, an SPI call of one of the library's statements: any plan
-// made meanwhile, for the statement or for the SQL it calls, follows the
-// rule. No C++ object may live in `execute` across the call (an error
-// longjmps out of it).
+// The text `plan` (one of the library's saved statements) is planned from.
+const char* OwnQueryString(SPIPlanPtr plan);
+
+// Run `execute`, an SPI call of the saved statement `plan`: if the statement
+// is planned meanwhile, its plan follows the rule. SQL the statement calls
+// (a PL/pgSQL function, a trigger) is planned as usual. No C++ object may
+// live in `execute` across the call (an error longjmps out of it).
 template <typename Execute>
-int RunOwnStatement(Execute&& execute) {
+int RunOwnStatement(SPIPlanPtr plan, Execute&& execute) {
+  const char* outer = own_query_string;
+  own_query_string = OwnQueryString(plan);
   int rc = 0;
-  own_statements_running++;
   PG_TRY();
   { rc = execute(); }
   PG_FINALLY();
-  { own_statements_running--; }
+  { own_query_string = outer; }
   PG_END_TRY();
   return rc;
 }

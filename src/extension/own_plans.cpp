@@ -11,24 +11,32 @@
 // same happens when statistics say a big table is empty (analyzed while a
 // bulk enqueue was still uncommitted).
 //
-// So while one of the library's statements is planned, every table and index
+// So when one of the library's statements is planned, every table and index
 // it reads counts as holding at least kPlannedRows rows. Each statement's
 // plan for a big table is an index walk from a known key, which is also the
 // right plan for a small one; the other way round it is a disaster. Two
 // things a big table's costs would bring are left out: compiling the plan
 // (JIT: a claim passed jit_above_cost, and compiling took 15 ms of its 16)
-// and parallel workers (started for a scan of the few render workers).
+// and parallel workers. Only the statements themselves are planned so, not
+// the SQL they call: PL/pgSQL (the monitoring pass) chooses between custom
+// and generic plans by cost, and with big tables it planned its statements
+// again on every call.
 #include "queue/own_plans.hpp"
 
 extern "C" {
 #include "jit/jit.h"
 #include "optimizer/plancat.h"
 #include "optimizer/planner.h"
+#include "utils/plancache.h"
 }
 
 namespace queue {
 
-int own_statements_running = 0;
+const char* own_query_string = nullptr;
+
+const char* OwnQueryString(SPIPlanPtr plan) {
+  return static_cast<CachedPlanSource*>(linitial(SPI_plan_get_plan_sources(plan)))->query_string;
+}
 
 namespace {
 
@@ -37,10 +45,11 @@ constexpr BlockNumber kPlannedPages = 10000;  // about a hundred rows a page
 
 get_relation_info_hook_type previous_relation_hook = nullptr;
 planner_hook_type previous_planner = nullptr;
+bool planning_own = false;  // the statement being planned is the library's
 
 void PlanAsBig(PlannerInfo* root, Oid relation, bool inherited, RelOptInfo* rel) {
   if (previous_relation_hook != nullptr) previous_relation_hook(root, relation, inherited, rel);
-  if (own_statements_running == 0) return;
+  if (!planning_own) return;
   rel->tuples = Max(rel->tuples, kPlannedRows);
   rel->pages = Max(rel->pages, kPlannedPages);
   ListCell* cell;
@@ -52,11 +61,16 @@ void PlanAsBig(PlannerInfo* root, Oid relation, bool inherited, RelOptInfo* rel)
 
 PlannedStmt* PlanOwnStatement(Query* parse, const char* query_string, int cursor_options,
                               ParamListInfo bound_params) {
-  bool own = own_statements_running > 0;
-  if (own) cursor_options &= ~CURSOR_OPT_PARALLEL_OK;
+  const bool own = query_string != nullptr && query_string == own_query_string;
+  const int options = own ? cursor_options & ~CURSOR_OPT_PARALLEL_OK : cursor_options;
+  // Planning may plan other SQL (a function folded to a constant). An error
+  // leaves the flag as it was; every planning sets it first.
+  bool outer = planning_own;
+  planning_own = own;
   PlannedStmt* plan = previous_planner != nullptr
-                          ? previous_planner(parse, query_string, cursor_options, bound_params)
-                          : standard_planner(parse, query_string, cursor_options, bound_params);
+                          ? previous_planner(parse, query_string, options, bound_params)
+                          : standard_planner(parse, query_string, options, bound_params);
+  planning_own = outer;
   if (own) plan->jitFlags = PGJIT_NONE;
   return plan;
 }

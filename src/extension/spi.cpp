@@ -56,15 +56,16 @@ static uint64 Processed(const SavedPlan& saved, int rc, int expected) {
 uint64 SpiRun(SavedPlan& saved, const Datum* values, const char* nulls, int expected,
               long max_rows) {
   SPIPlanPtr plan = Prepared(saved);
-  int rc = RunOwnStatement(
-      [&] { return SPI_execute_plan(plan, const_cast<Datum*>(values), nulls, false, max_rows); });
+  int rc = RunOwnStatement(plan, [&] {
+    return SPI_execute_plan(plan, const_cast<Datum*>(values), nulls, false, max_rows);
+  });
   return Processed(saved, rc, expected);
 }
 
 uint64 SpiRunOnSnapshot(SavedPlan& saved, const Datum* values, const char* nulls, Snapshot snapshot,
                         int expected) {
   SPIPlanPtr plan = Prepared(saved);
-  int rc = RunOwnStatement([&] {
+  int rc = RunOwnStatement(plan, [&] {
     return SPI_execute_snapshot(plan, const_cast<Datum*>(values), nulls, snapshot, InvalidSnapshot,
                                 false, true, 0);
   });
