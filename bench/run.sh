@@ -10,7 +10,8 @@
 #   bench/run.sh --soak MINUTES --soak-hold-snapshot
 #                                        the soak twice, in turn: as above, then
 #                                        with a REPEATABLE READ transaction held
-#                                        open all along (twice as long)
+#                                        open through the counted minutes (twice
+#                                        as long)
 #
 # What it does:
 #   1. installs missing apt packages (PostgreSQL 15 server, dev headers and
@@ -667,7 +668,7 @@ section_soak() {
   summary "  server CPU per job, last minute vs first: $(field cpu_last "$plain") vs $(field cpu_first "$plain") us = $(field cpu_ratio "$plain")x (above 1: more work per job)"
   if ((HOLD_SNAPSHOT == 1)); then
     echo
-    soak "with a REPEATABLE READ transaction held open all along (vacuum can remove nothing)" \
+    soak "with a REPEATABLE READ transaction held open through the counted minutes (vacuum can remove nothing)" \
       hold-snapshot
     local held=$SOAK_LINE
     r=$(ratio "$(field mean "$held")" "$(field mean "$plain")")

@@ -19,7 +19,8 @@
 // prunes finished jobs past settings.retention.
 //
 // With "hold-snapshot", one more session holds a REPEATABLE READ transaction
-// (a snapshot) open from the start to the end, so vacuum can remove nothing.
+// (a snapshot) open through the counted minutes, from the end of the warm-up
+// to the end, so vacuum can remove nothing meanwhile.
 //
 // The load runs WARMUP minutes before the MINUTES that count: the first
 // minutes of a soak run on a freshly emptied table with nothing old enough to
@@ -271,11 +272,12 @@ int main(int argc, char** argv) {
     Exec(monitor, sql.c_str());
   }
   PGconn* holder = nullptr;
-  if (hold_snapshot) {
+  auto hold_snapshot_now = [&] {
     holder = Connect(conninfo);
     Exec(holder, "BEGIN ISOLATION LEVEL REPEATABLE READ");
     Exec(holder, "SELECT count(*) FROM queue.settings");  // takes the snapshot
-  }
+  };
+  if (hold_snapshot && warmup == 0) hold_snapshot_now();
 
   Sizes sizes = Measure(monitor);
   std::printf(
@@ -328,6 +330,7 @@ int main(int argc, char** argv) {
         Percentile(tally.poll_ms, 0.99), sizes.queued, sizes.overdue, sizes.jobs_mb,
         sizes.events_mb, cpu_us_per_job);
     std::fflush(stdout);
+    if (hold_snapshot && minute == warmup) hold_snapshot_now();
   }
   stopping = true;
   for (std::thread& thread : threads) thread.join();
