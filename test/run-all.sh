@@ -77,17 +77,20 @@ if start_cluster; then
 else
   failed=$((failed + 1)); failures+=("test cluster")
 fi
-# The upgrade test builds queue 1.0 from its last commit; without the
-# history (a shallow clone) it says so and skips.
-queue_1_0_commit=ee351d8
+# The upgrade test builds the old versions it upgrades from, each from its
+# last commit: 1.0, the first release, and 1.5, the one before the current.
+# Without the history (a shallow clone) it says so and skips.
+old_releases="1.0:ee351d8 1.5:cac5edb"
 tap_tests() {
-  local old_source=""
-  if git -C "$root" archive --prefix=queue-1.0/ "$queue_1_0_commit" 2>/dev/null | tar -x -C "$work"; then
-    old_source=$work/queue-1.0
-    chown -R postgres "$old_source"
-  fi
+  local old_sources=$work/old release
+  mkdir -p "$old_sources"
+  for release in $old_releases; do
+    git -C "$root" archive --prefix="queue-${release%%:*}/" "${release#*:}" 2>/dev/null |
+      tar -x -C "$old_sources" 2>/dev/null || rm -rf "$old_sources/queue-${release%%:*}"
+  done
+  chown -R postgres "$old_sources"
   (cd "$tree" && as_postgres env PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
-    QUEUE_1_0_SOURCE="$old_source" QUEUE_BUILD_DIR="$work/cmake" \
+    QUEUE_OLD_SOURCES="$old_sources" QUEUE_BUILD_DIR="$work/cmake" \
     prove -I /usr/lib/postgresql/15/lib/pgxs/src/test/perl test/tap/*.pl) && return 0
   show_failed_tap_logs
   return 1
