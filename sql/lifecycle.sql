@@ -185,5 +185,14 @@ SELECT queue.complete(:late_done, 'w1');
 UPDATE queue.jobs SET finished_at = now() - interval '9 days' WHERE id = :late_done;
 SELECT sum((queue.tick()).pruned) AS pruned_within_60_passes FROM generate_series(1, 60);
 SELECT count(*) AS late_done_left FROM queue.jobs WHERE id = :late_done;
+-- so is a retry due before the retries released already (a failure that
+-- committed late, or a run_at moved back by hand)
+SELECT count(queue.enqueue('doubt'));
+SELECT id AS late_retry FROM queue.dequeue('w1', 1) \gset
+SELECT queue.fail(:late_retry, 'w1', 'render crashed') IS NOT NULL AS failed;
+SELECT released FROM queue.tick();  -- not due yet
+UPDATE queue.jobs SET run_at = now() - interval '1 hour' WHERE id = :late_retry;
+SELECT sum((queue.tick()).released) AS released_within_60_passes FROM generate_series(1, 60);
+SELECT status FROM queue.jobs WHERE id = :late_retry;
 UPDATE queue.settings SET retention = DEFAULT;
 SELECT completed, cancelled, queued FROM queue.stats();

@@ -155,11 +155,16 @@ struct SlotPool {
 // and each running render counts as a whole mean run time.
 constexpr int64 kRunningRendersReachInSlots = 2;
 
-// How old the database's shared list of running renders may be for an
-// estimate: two passes of the background worker at the default interval.
-// Reading them walks the index of processing jobs, whose dead entries a long
-// transaction elsewhere keeps: the pass reads them, not a student's poll.
-constexpr policy::Micros kSharedRendersMaxAge = 2 * policy::kMicrosPerSecond;
+// How often the background worker's passes read the running renders into
+// the database's shared list, and how old that list may be for an estimate
+// (two refreshes). Reading them walks the index of processing jobs, whose
+// dead entries a long transaction elsewhere keeps: passes read them, not a
+// student's poll, and not every pass (the walk grows with the length of the
+// transaction: 80 ms a read after two minutes of 1,000 claims a second).
+// Renders that started or ended since the read move an estimate by seconds
+// against run times of minutes.
+constexpr policy::Micros kSharedRendersRefresh = 5 * policy::kMicrosPerSecond;
+constexpr policy::Micros kSharedRendersMaxAge = 2 * kSharedRendersRefresh;
 
 // The running renders (palloc'd), read once per estimate.
 struct Renders {
@@ -333,6 +338,8 @@ Datum JobStatus(FunctionCallInfo fcinfo) {
 }  // namespace
 
 void ShareRunningRenders() {
+  RunningRender shared[kMaxSharedRenders];
+  if (CopyRunningRenders(GetCurrentTimestamp() - kSharedRendersRefresh, shared) >= 0) return;
   Renders renders;
   SelectRunningRenders(&renders, kMaxSharedRenders + 1);
 }

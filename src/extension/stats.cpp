@@ -28,14 +28,15 @@ constexpr int kStatsColumns = 19;
 // of each priority lies below (see LowestQueuedIds): a row comparison makes
 // the scan start there (with "priority = p" the planner drops the constant
 // from the sort and walks the primary key over every finished job), past the
-// entries of claimed jobs that vacuum has not removed yet.
+// entries of claimed jobs that vacuum has not removed yet, and the bound on
+// the priority ends it with the priority's entries: a priority with nothing
+// queued would otherwise walk on through the next one's from its first entry.
 SavedPlan oldest_queued = {
     "SELECT now() - min(first.enqueued_at)"
     " FROM unnest(enum_range(NULL::queue.priority), $1::int8[]) AS b(p, lowest),"
-    " LATERAL (SELECT enqueued_at, priority FROM queue.jobs"
-    "          WHERE status = 'queued' AND (priority, id) >= (b.p, b.lowest)"
-    "          ORDER BY priority, id LIMIT 1) first"
-    " WHERE first.priority = b.p",
+    " LATERAL (SELECT enqueued_at FROM queue.jobs"
+    "          WHERE status = 'queued' AND (priority, id) >= (b.p, b.lowest) AND priority <= b.p"
+    "          ORDER BY priority, id LIMIT 1) first",
     1,
     {INT8ARRAYOID},
     nullptr};

@@ -62,18 +62,19 @@ SavedPlan orphaned_attempts = {
     {INT4OID},
     nullptr};
 
+// $1 batch size, $2 the retry floor (see ReleaseRetries).
 SavedPlan release_retries = {
     "WITH released AS ("
     "  UPDATE queue.jobs SET status = 'queued' WHERE id IN ("
-    "    SELECT id FROM queue.jobs WHERE status = 'retrying' AND run_at <= now()"
+    "    SELECT id FROM queue.jobs WHERE status = 'retrying' AND run_at >= $2 AND run_at <= now()"
     "    ORDER BY run_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
     "  RETURNING id),"
     " logged AS ("
     "  INSERT INTO queue.job_events (job_id, from_status, to_status, detail)"
     "  SELECT id, 'retrying', 'queued', 'retry due' FROM released)"
     "SELECT count(*) FROM released",
-    1,
-    {INT4OID},
+    2,
+    {INT4OID, TIMESTAMPTZOID},
     nullptr};
 
 // $1 retention in microseconds, $2 batch size.
@@ -150,38 +151,67 @@ int EndFailedAttempts(const Config& config, uint64 rows, bool backoff, const cha
   return static_cast<int>(EndAttempts(ends, static_cast<int>(rows)));
 }
 
-// Where this backend's passes stopped pruning: every finished job before it
-// was pruned, or skipped while another session held it. The scan starts
-// there, not at the oldest entry of the finished-jobs index: a long
-// transaction elsewhere keeps the entries of pruned jobs from being removed,
-// and each pass would walk all of them again. Every kPassesPerFloorReset
-// passes it starts from the beginning, for the skipped jobs and for jobs that
-// committed a finish older than the floor.
-TimestampTz prune_floor = DT_NOBEGIN;
-int passes_since_floor_reset = 0;
-constexpr int kPassesPerFloorReset = 60;
+// Where a pass's scan of an index in time order starts: the entries before
+// it belong to rows this backend's earlier passes dealt with. A long
+// transaction elsewhere keeps those entries from being removed, and a scan
+// from the oldest entry would walk all of them again on every pass. Every
+// kPassesPerReset passes the scan starts from the beginning, for the rows
+// skipped while another session held them and for rows that committed a time
+// older than the floor.
+class ScanFloor {
+ public:
+  TimestampTz ForThisPass() {
+    if (++passes_since_reset_ >= kPassesPerReset) {
+      passes_since_reset_ = 0;
+      at_ = DT_NOBEGIN;
+    }
+    return at_;
+  }
+  void MoveTo(TimestampTz at) { at_ = at; }
+
+ private:
+  static constexpr int kPassesPerReset = 60;
+  TimestampTz at_ = DT_NOBEGIN;
+  int passes_since_reset_ = 0;
+};
+
+// The latest finish a pass pruned: every finished job before it was pruned.
+ScanFloor prune_floor;
 
 // Prune finished jobs past retention, in batches until the backlog is gone
 // (or kMaxPruneBatches), so pruning keeps up with more than kBatch finished
 // jobs a pass; returns how many.
 int PruneFinished(const Config& config) {
-  if (++passes_since_floor_reset >= kPassesPerFloorReset) {
-    passes_since_floor_reset = 0;
-    prune_floor = DT_NOBEGIN;
-  }
   int total = 0;
+  TimestampTz floor = prune_floor.ForThisPass();
   for (int round = 0; round < kMaxPruneBatches; round++) {
     Datum args[3] = {Int64GetDatum(config.retention), Int32GetDatum(kBatch),
-                     TimestampTzGetDatum(prune_floor)};
+                     TimestampTzGetDatum(floor)};
     SpiRun(prune_finished, args, nullptr, SPI_OK_SELECT);
     int pruned = static_cast<int>(CountResult());
     bool none = false;
     Datum latest = SpiValue(0, 2, &none);
-    if (!none) prune_floor = DatumGetTimestampTz(latest);
+    if (!none) prune_floor.MoveTo(floor = DatumGetTimestampTz(latest));
     total += pruned;
     if (pruned < kBatch) break;
   }
   return total;
+}
+
+// Retries due before it were released by an earlier pass: a pass that
+// released every retry due moves it to its own start, less kRetryFloorMargin
+// for the failures that committed meanwhile with an earlier run_at.
+ScanFloor retry_floor;
+constexpr int64 kRetryFloorMargin = 10 * policy::kMicrosPerSecond;
+
+// Queue the retries that are due again; returns how many.
+int ReleaseRetries() {
+  Datum args[2] = {Int32GetDatum(kBatch), TimestampTzGetDatum(retry_floor.ForThisPass())};
+  SpiRun(release_retries, args, nullptr, SPI_OK_SELECT);
+  const int released = static_cast<int>(CountResult());
+  if (released < kBatch)
+    retry_floor.MoveTo(GetCurrentTransactionStartTimestamp() - kRetryFloorMargin);
+  return released;
 }
 
 }  // namespace
@@ -216,8 +246,7 @@ TickResult RunTick() {
   rows = SpiRun(orphaned_attempts, &batch, nullptr, SPI_OK_SELECT);
   result.recovered = EndFailedAttempts(config, rows, false, "worker %s stopped sending heartbeats");
 
-  SpiRun(release_retries, &batch, nullptr, SPI_OK_SELECT);
-  result.released = static_cast<int>(CountResult());
+  result.released = ReleaseRetries();
   if (result.released > 0) NotifyClaimable("retry");
 
   result.pruned = PruneFinished(config);

@@ -1,11 +1,15 @@
--- queue 1.5 -> 1.6: a monitoring pass that reads a few blocks whatever the
--- statistics say.
+-- queue 1.5 -> 1.6: passes that read a few blocks whatever the statistics
+-- say and however long a transaction elsewhere stays open.
 -- * fold_events() looks for events past its cursor with the first id past
 --   it, in index order. Before, it read max(id): when statistics called a
 --   big queue.job_events empty (ANALYZE running while a burst had not
 --   committed yet leaves them so), that was planned as a walk of the whole
 --   index and heap, 72 ms a pass with 300,000 events, on every pass until
 --   the next ANALYZE. The rest of the function is as in 1.5.
+-- * The index of processing jobs by worker serves only statements that name
+--   a worker: the timeout pass uses the deadline index, which reads only the
+--   attempts past their deadline, however many dead entries a long
+--   transaction elsewhere keeps.
 
 \echo Use "ALTER EXTENSION queue UPDATE TO '1.6'" to load this file. \quit
 
@@ -167,3 +171,14 @@ END
 $$;
 COMMENT ON FUNCTION queue.fold_events(integer) IS
     'folds queue.job_events not folded yet into stats_minutes, job_type_totals and worker_failure_streaks, each event once';
+
+-- Processing jobs by worker, for the statements that name a worker: the
+-- predicate is now implied only when the statement names one. Before, the
+-- timeout pass and the read of the running renders could be planned on this
+-- index (both partial indexes of processing jobs look alike to the planner)
+-- and walk every entry, dead ones a long transaction elsewhere keeps
+-- included, where the deadline index reads only the attempts past their
+-- deadline. Processing jobs always have a worker id: the index holds the
+-- same entries.
+DROP INDEX queue.jobs_worker;
+CREATE INDEX jobs_worker ON queue.jobs (worker_id) WHERE status = 'processing' AND worker_id IS NOT NULL;
