@@ -156,8 +156,9 @@ int EndFailedAttempts(const Config& config, uint64 rows, bool backoff, const cha
 // transaction elsewhere keeps those entries from being removed, and a scan
 // from the oldest entry would walk all of them again on every pass. Every
 // kPassesPerReset passes the scan starts from the beginning, for the rows
-// skipped while another session held them and for rows that committed a time
-// older than the floor.
+// skipped while another session held them, the rows of a pass that failed
+// after moving the floor, and rows that committed a time older than the
+// floor (or had it moved back by hand).
 class ScanFloor {
  public:
   TimestampTz ForThisPass() {
