@@ -539,14 +539,20 @@ latency() {
 
 # in_server CALLS EXPRESSION: ms per evaluation of EXPRESSION (of a random id
 # r among the queued ones) over CALLS evaluations in one statement: the cost in
-# the server, without the client round trip.
+# the server, without the client round trip. The median of three such
+# statements: one of a few seconds swings up to 2x on these machines.
 in_server() {
-  psql_q <<EOF
+  local runs=() run
+  for run in 1 2 3; do
+    runs+=("$(psql_q <<SQL
 SELECT clock_timestamp() AS t0 \gset
 SELECT count($2) FROM (SELECT 1 + floor(random() * $DEPTH_NOW)::bigint AS r
                          FROM generate_series(1, $1)) AS ids \g /dev/null
 SELECT round((extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000 / $1)::numeric, 4);
-EOF
+SQL
+)")
+  done
+  printf '%s\n' "${runs[@]}" | sort -n | sed -n 2p
 }
 
 # Claim and complete $1 jobs, 1,000 per transaction, as worker bench-filler.
