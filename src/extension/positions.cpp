@@ -13,8 +13,9 @@
 // it waits for (policy::ExpectedTimeLeft from its type's mean run time) and the
 // jobs ahead of it (policy::EstimateWait). The running renders are read through the
 // index of processing jobs (at most the limits in force, whatever the queue)
-// by every maintenance pass, and shared with the estimates of the database;
-// an estimate reads them itself only when no pass shared them lately.
+// by a maintenance pass every few seconds, and shared with the estimates of
+// the database; an estimate reads them itself only when no pass shared them
+// lately, or more run than the shared list holds.
 #include "queue/positions.hpp"
 
 #include "queue/arguments.hpp"

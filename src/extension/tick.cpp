@@ -151,19 +151,21 @@ int EndFailedAttempts(const Config& config, uint64 rows, bool backoff, const cha
   return static_cast<int>(EndAttempts(ends, static_cast<int>(rows)));
 }
 
-// Where a pass's scan of an index in time order starts: the entries before
-// it belong to rows this backend's earlier passes dealt with. A long
-// transaction elsewhere keeps those entries from being removed, and a scan
-// from the oldest entry would walk all of them again on every pass. Every
-// kPassesPerReset passes the scan starts from the beginning, for the rows
-// skipped while another session held them, the rows of a pass that failed
-// after moving the floor, and rows that committed a time older than the
-// floor (or had it moved back by hand).
+// Where a pass's scan of an index in time order starts: this backend's
+// earlier passes dealt with the rows before it. A long transaction elsewhere
+// keeps the entries of those rows from being removed, and a scan from the
+// oldest entry would walk all of them again on every pass. Every
+// kPassesPerReset passes or kResetEvery, whichever comes first, the scan
+// starts from the beginning: for the rows skipped while another session held
+// them, the rows of a pass that rolled back after moving the floor, and rows
+// that committed a time older than the floor (or had it moved back by hand).
 class ScanFloor {
  public:
   TimestampTz ForThisPass() {
-    if (++passes_since_reset_ >= kPassesPerReset) {
+    const TimestampTz now = GetCurrentTimestamp();
+    if (++passes_since_reset_ >= kPassesPerReset || now - reset_at_ >= kResetEvery) {
       passes_since_reset_ = 0;
+      reset_at_ = now;
       at_ = DT_NOBEGIN;
     }
     return at_;
@@ -172,7 +174,9 @@ class ScanFloor {
 
  private:
   static constexpr int kPassesPerReset = 60;
+  static constexpr int64 kResetEvery = 60 * policy::kMicrosPerSecond;
   TimestampTz at_ = DT_NOBEGIN;
+  TimestampTz reset_at_ = 0;
   int passes_since_reset_ = 0;
 };
 
@@ -199,9 +203,12 @@ int PruneFinished(const Config& config) {
   return total;
 }
 
-// Retries due before it were released by an earlier pass: a pass that
-// released every retry due moves it to its own start, less kRetryFloorMargin
-// for the failures that committed meanwhile with an earlier run_at.
+// Where the release of due retries starts: a pass that released every retry
+// due moves it to its own start, less kRetryFloorMargin for the failures that
+// commit after the pass with an earlier run_at (a retry's run_at is never
+// before the start of the transaction that failed it). A retry whose failing
+// transaction ran longer, or that was locked while the pass ran, waits for
+// the floor's reset: a minute at most.
 ScanFloor retry_floor;
 constexpr int64 kRetryFloorMargin = 10 * policy::kMicrosPerSecond;
 

@@ -173,7 +173,8 @@ COMMENT ON FUNCTION queue.fold_events(integer) IS
     'folds queue.job_events not folded yet into stats_minutes, job_type_totals and worker_failure_streaks, each event once';
 
 -- Processing jobs by worker, for the statements that name a worker: the
--- predicate is now implied only when the statement names one. Before, the
+-- predicate is now implied only when a statement names one (or asks for a
+-- worker id). Rebuilt under an exclusive lock of queue.jobs, for one scan. Before, the
 -- timeout pass and the read of the running renders could be planned on this
 -- index (both partial indexes of processing jobs look alike to the planner)
 -- and walk every entry, dead ones a long transaction elsewhere keeps
