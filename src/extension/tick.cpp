@@ -77,7 +77,6 @@ SavedPlan release_retries = {
     {INT4OID, TIMESTAMPTZOID},
     nullptr};
 
-// $1 retention in microseconds, $2 batch size.
 // $1 retention in microseconds, $2 batch size, $3 the prune floor (see
 // PruneFinished); returns how many it pruned and the latest finish among them.
 SavedPlan prune_finished = {
