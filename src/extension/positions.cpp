@@ -27,6 +27,8 @@
 #include "queue/shared_counters.hpp"
 #include "queue/spi.hpp"
 
+#include <iterator>
+
 namespace queue {
 
 namespace {
@@ -63,12 +65,20 @@ SavedPlan read_job = {
 
 // Queued jobs dispatched before ($1 priority, $2 id) that are not due yet;
 // each priority's scan starts where its queued jobs begin ($3, $4, $5), past
-// the entries of retried jobs claimed since vacuum last ran.
-SavedPlan count_not_due_ahead = {"SELECT " QUEUE_NOT_DUE_OF("high", "$3") " + " QUEUE_NOT_DUE_OF(
-                                     "medium", "$4") " + " QUEUE_NOT_DUE_OF("low", "$5"),
-                                 5,
-                                 {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID},
-                                 nullptr};
+// the entries of retried jobs claimed since vacuum last ran. One statement
+// per priority of the job, with arms for that priority and the ones before
+// it only: each arm costs a scan to start, and a later priority's count is
+// always 0.
+#define QUEUE_NOT_DUE_PLAN(arms) \
+  { "SELECT " arms, 5, {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID}, nullptr }
+SavedPlan count_not_due_ahead[] = {
+    QUEUE_NOT_DUE_PLAN(QUEUE_NOT_DUE_OF("high", "$3")),
+    QUEUE_NOT_DUE_PLAN(QUEUE_NOT_DUE_OF("high", "$3") " + " QUEUE_NOT_DUE_OF("medium", "$4")),
+    QUEUE_NOT_DUE_PLAN(QUEUE_NOT_DUE_OF("high", "$3") " + " QUEUE_NOT_DUE_OF("medium", "$4") " + "
+                           QUEUE_NOT_DUE_OF("low", "$5"))};
+static_assert(std::size(count_not_due_ahead) == policy::kPriorityCount,
+              "one count of jobs not due per priority");
+#undef QUEUE_NOT_DUE_PLAN
 #undef QUEUE_NOT_DUE_OF
 
 // The renders running in the database: up to $1 of them (NULL: all).
@@ -112,7 +122,7 @@ int64 QueuePosition(int64 job_id, policy::Priority priority) {
   static_assert(policy::kPriorityCount == 3, "count_not_due_ahead has one arm per priority");
   Datum not_due_args[5] = {args[0], Int64GetDatum(job_id), Int64GetDatum(lowest_ids[0]),
                            Int64GetDatum(lowest_ids[1]), Int64GetDatum(lowest_ids[2])};
-  SpiRun(count_not_due_ahead, not_due_args, nullptr, SPI_OK_SELECT);
+  SpiRun(count_not_due_ahead[static_cast<int>(priority)], not_due_args, nullptr, SPI_OK_SELECT);
   ahead -= DatumGetInt64(SpiValueNotNull(0, 1));
   return ahead + 1;
 }

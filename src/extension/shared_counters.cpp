@@ -597,14 +597,24 @@ int64 SumQueuedBefore(int priority, int64 block) {
     }
     return sum;
   }
-  int64 range = block >> kBlockRangeShift;
+  const int64 range = block >> kBlockRangeShift;
+  const int64 range_start = range << kBlockRangeShift;
+  const int64 range_end = range_start + (int64{1} << kBlockRangeShift);
+  const CounterKey range_key = MakeKey(CounterKind::kQueuedRange, priority);
+  const CounterKey block_key = MakeKey(CounterKind::kQueuedBlock, priority);
   LWLockAcquire(shared->lock, LW_SHARED);
   DatabaseSlot* slot = FindSlot(false);
   int64 lowest = slot != nullptr ? slot->lowest_block[priority] : block;
-  int64 sum =
-      SumCounters(MakeKey(CounterKind::kQueuedRange, priority), lowest >> kBlockRangeShift, range) +
-      SumCounters(MakeKey(CounterKind::kQueuedBlock, priority),
-                  std::max(lowest, range << kBlockRangeShift), block);
+  int64 sum = SumCounters(range_key, lowest >> kBlockRangeShift, range);
+  // The earlier blocks of its range, or the range's count less its later
+  // blocks, whichever takes fewer lookups: a range counts exactly its blocks
+  // (a commit settles both under this lock) and none lies below `lowest`.
+  const int64 first = std::max(lowest, range_start);
+  if (block - first <= range_end - block + 1) {
+    sum += SumCounters(block_key, first, block);
+  } else {
+    sum += SumCounters(range_key, range, range + 1) - SumCounters(block_key, block, range_end);
+  }
   LWLockRelease(shared->lock);
   return sum;
 }

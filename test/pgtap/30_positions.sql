@@ -2,10 +2,13 @@
 -- dispatched before the job (higher priority, or same priority and smaller id),
 -- for a mix of priorities over more than 256 ids (several id blocks), after
 -- jobs ahead are claimed or cancelled, with a not-yet-due job in the queue,
--- and inside the transaction that enqueued jobs. Positions are kept from
+-- inside the transaction that enqueued jobs, and with ids across the end of
+-- a range of 256 blocks (where a block's earlier blocks are counted as the
+-- range less its later blocks), with jobs of every priority not due yet.
+-- Positions are kept from
 -- counters applied at commit, so this file commits its changes (no enclosing
 -- transaction) and deletes its jobs at the end.
-SELECT plan(8);
+SELECT plan(11);
 DELETE FROM queue.jobs;
 DELETE FROM queue.job_events;
 
@@ -48,6 +51,32 @@ ROLLBACK;
 SELECT is(:wrong_in_tx::bigint, 0::bigint, 'positions are consistent inside the enqueueing transaction');
 SELECT is((SELECT count(*) FROM expected_positions e WHERE queue.position(e.id) IS DISTINCT FROM e.pos), 0::bigint,
           'positions after the rollback');
+
+-- ids 101..120, then 65,001..65,700: the first and the last blocks of the
+-- first range of 256 blocks (65,536 ids), and the first of the next
+DELETE FROM queue.jobs;
+SELECT setval(pg_get_serial_sequence('queue.jobs', 'id'), 100);
+SELECT count(queue.enqueue(CASE WHEN n % 3 = 0 THEN 'doubt' ELSE 'daily_ca' END))
+  FROM generate_series(1, 20) n;
+SELECT setval(pg_get_serial_sequence('queue.jobs', 'id'), 65000);
+SELECT count(queue.enqueue(CASE WHEN n % 5 IN (0, 3) THEN 'doubt'
+                                WHEN n % 5 = 1 THEN 'topic_short'
+                                ELSE 'daily_ca' END))
+  FROM generate_series(1, 700) n;
+SELECT count(*) FROM queue.dequeue('w-pos', 10);
+SELECT count(queue.cancel(id)) FROM queue.jobs WHERE status = 'queued' AND id % 45 = 0;
+SELECT is((SELECT count(*) FROM expected_positions e WHERE queue.position(e.id) IS DISTINCT FROM e.pos), 0::bigint,
+          'positions with ids across the end of a range of blocks');
+SELECT count(queue.enqueue(t, run_at => now() + interval '1 hour'))
+  FROM unnest(ARRAY['doubt', 'topic_short', 'daily_ca']) AS t;
+SELECT count(queue.enqueue(t)) FROM unnest(ARRAY['daily_ca', 'topic_short', 'doubt']) AS t;
+SELECT is((SELECT count(*) FROM expected_positions e WHERE queue.position(e.id) IS DISTINCT FROM e.pos), 0::bigint,
+          'positions with a job of every priority not due yet');
+BEGIN;
+SELECT count(queue.enqueue('daily_ca')) FROM generate_series(1, 300);
+SELECT count(*) AS wrong_in_tx FROM expected_positions e WHERE queue.position(e.id) IS DISTINCT FROM e.pos \gset
+ROLLBACK;
+SELECT is(:wrong_in_tx::bigint, 0::bigint, 'positions across ranges inside the enqueueing transaction');
 
 DELETE FROM queue.jobs;
 DELETE FROM queue.job_events;
