@@ -24,6 +24,7 @@ struct JobCountState {
   policy::Priority priority;
   const char* resource;   // nullptr: none
   const char* worker_id;  // nullptr: none
+  bool scheduled;         // run_at is past enqueued_at (scheduled, or retried)
 };
 
 // Register the transaction callbacks; once per backend.

@@ -31,6 +31,8 @@ enum class CounterKind : uint8 {
   kQueuedRange,       // queued jobs per priority and range of blocks (slot, range)
   kRunTime,           // moving average of run time per job type (name)
   kRunningWorker,     // processing jobs held by one worker id (see WorkerKey)
+  kQueuedScheduled,   // queued jobs whose run_at is past their enqueued_at, the
+                      // jobs of the index of scheduled jobs (slot = priority)
 };
 
 // Ids are grouped in blocks of 2^kIdBlockShift, and blocks in ranges of

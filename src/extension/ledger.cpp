@@ -79,7 +79,7 @@ bool invalidate_at_commit = false;
 bool wake_worker_at_commit = false;
 bool workers_changed = false;
 
-constexpr int kMaxKeysPerCall = 8;
+constexpr int kMaxKeysPerCall = 10;
 
 // Find the entries of up to kMaxKeysPerCall counters in the current
 // subtransaction, creating the missing ones with one trip to shared memory;
@@ -268,7 +268,7 @@ struct RowEffect {
   bool immediate;  // counts at once (entering processing), else at commit
 };
 
-constexpr int kMaxRowEffects = 4;
+constexpr int kMaxRowEffects = 5;
 static_assert(2 * kMaxRowEffects <= kMaxKeysPerCall, "an UPDATE counts an old and a new row");
 
 // Write the effects of one row state to out; returns how many (<= kMaxRowEffects).
@@ -288,6 +288,7 @@ int RowEffects(const JobCountState& row, int64 sign, RowEffect* out) {
     out[n++] = {MakeKey(CounterKind::kQueuedBlock, priority, block), sign, false};
     out[n++] = {MakeKey(CounterKind::kQueuedRange, priority, block >> kBlockRangeShift), sign,
                 false};
+    if (row.scheduled) out[n++] = {MakeKey(CounterKind::kQueuedScheduled, priority), sign, false};
   }
   return n;
 }

@@ -96,6 +96,18 @@ SavedPlan count_in_block = {
     {TEXTOID, INT8OID, INT8OID},
     nullptr};
 
+// Whether a queued job of `priority` or one dispatched before it may be
+// waiting for its run_at: only such jobs (scheduled for later, or retried)
+// can be not due yet, and most of the time there are none to count.
+bool ScheduledJobsUpTo(policy::Priority priority) {
+  for (policy::Priority earlier : policy::kAllPriorities) {
+    if (policy::DispatchedBefore(priority, earlier)) continue;
+    if (VisibleCount(MakeKey(CounterKind::kQueuedScheduled, static_cast<int>(earlier))) != 0)
+      return true;
+  }
+  return false;
+}
+
 // Read the job (SPI connected), checking the caller may see it.
 void ReadVisibleJob(int64 job_id) {
   Datum id = Int64GetDatum(job_id);
@@ -117,6 +129,7 @@ int64 QueuePosition(int64 job_id, policy::Priority priority) {
                    Int64GetDatum(block << kIdBlockShift), Int64GetDatum(job_id)};
   SpiRun(count_in_block, args, nullptr, SPI_OK_SELECT);
   ahead += DatumGetInt64(SpiValueNotNull(0, 1));
+  if (!ScheduledJobsUpTo(priority)) return ahead + 1;
   int64 lowest_ids[policy::kPriorityCount];
   LowestQueuedIds(lowest_ids);
   static_assert(policy::kPriorityCount == 3, "count_not_due_ahead has one arm per priority");

@@ -219,6 +219,12 @@ SavedPlan count_queued_blocks = {
     0,
     {},
     nullptr};
+SavedPlan count_queued_scheduled = {
+    "SELECT priority::text, count(*) FROM queue.jobs"
+    " WHERE status = 'queued' AND run_at > enqueued_at GROUP BY priority",
+    0,
+    {},
+    nullptr};
 
 // Which snapshot a count of queue.jobs sees: one taken now, after the
 // rebuild's wait (kLatest), or the transaction's own, consistent with what
@@ -289,6 +295,11 @@ RebuiltCount* CountJobs(CountSnapshot snapshot, int* count_out) {
   }
   for (int p = 0; p < policy::kPriorityCount; p++)
     add(MakeKey(CounterKind::kQueuedPriority, p), per_priority[p]);
+  n = RunCount(count_queued_scheduled, snapshot);
+  for (uint64 i = 0; i < n; i++)
+    add(MakeKey(CounterKind::kQueuedScheduled,
+                static_cast<int>(*policy::ParsePriority(SpiText(i, 1)))),
+        DatumGetInt64(SpiValueNotNull(i, 2)));
   SpiFinish();
   UnpinSearchPath();
   *count_out = used;

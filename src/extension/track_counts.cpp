@@ -14,7 +14,7 @@ namespace {
 // Column numbers of queue.jobs, looked up by name (upgrades may reorder).
 struct JobColumns {
   Oid relid = InvalidOid;
-  int id, status, priority, resource, worker_id;
+  int id, status, priority, resource, worker_id, run_at, enqueued_at;
 };
 JobColumns columns;
 
@@ -26,6 +26,8 @@ JobCountState ReadRow(HeapTuple tuple, TupleDesc desc, Oid relid) {
     columns.priority = SPI_fnumber(desc, "priority");
     columns.resource = SPI_fnumber(desc, "resource");
     columns.worker_id = SPI_fnumber(desc, "worker_id");
+    columns.run_at = SPI_fnumber(desc, "run_at");
+    columns.enqueued_at = SPI_fnumber(desc, "enqueued_at");
     columns.relid = relid;
   }
   bool isnull = false;
@@ -39,6 +41,13 @@ JobCountState ReadRow(HeapTuple tuple, TupleDesc desc, Oid relid) {
   if (row.status == policy::JobStatus::kProcessing) {  // only running jobs count per worker
     Datum worker_id = heap_getattr(tuple, columns.worker_id, desc, &isnull);
     if (!isnull) row.worker_id = TextDatumGetCString(worker_id);
+  }
+  row.scheduled = false;
+  if (row.status == policy::JobStatus::kQueued) {  // only queued jobs count as scheduled
+    TimestampTz run_at = DatumGetTimestampTz(heap_getattr(tuple, columns.run_at, desc, &isnull));
+    TimestampTz enqueued_at =
+        DatumGetTimestampTz(heap_getattr(tuple, columns.enqueued_at, desc, &isnull));
+    row.scheduled = run_at > enqueued_at;
   }
   return row;
 }

@@ -4,11 +4,14 @@
 -- jobs ahead are claimed or cancelled, with a not-yet-due job in the queue,
 -- inside the transaction that enqueued jobs, and with ids across the end of
 -- a range of 256 blocks (where a block's earlier blocks are counted as the
--- range less its later blocks), with jobs of every priority not due yet.
+-- range less its later blocks), with jobs of every priority not due yet,
+-- and with run_at moved by hand, by a retry, and inside a transaction
+-- (positions count jobs not due only while queued jobs are scheduled or
+-- retried, so these must keep that count exact).
 -- Positions are kept from
 -- counters applied at commit, so this file commits its changes (no enclosing
 -- transaction) and deletes its jobs at the end.
-SELECT plan(11);
+SELECT plan(16);
 DELETE FROM queue.jobs;
 DELETE FROM queue.job_events;
 
@@ -77,6 +80,43 @@ SELECT count(queue.enqueue('daily_ca')) FROM generate_series(1, 300);
 SELECT count(*) AS wrong_in_tx FROM expected_positions e WHERE queue.position(e.id) IS DISTINCT FROM e.pos \gset
 ROLLBACK;
 SELECT is(:wrong_in_tx::bigint, 0::bigint, 'positions across ranges inside the enqueueing transaction');
+
+-- run_at moved by hand: no job is scheduled, then queued jobs of each
+-- priority are put off and brought back, and one is made due while it stays
+-- in the index of scheduled jobs
+DELETE FROM queue.jobs WHERE run_at > enqueued_at;
+UPDATE queue.jobs SET run_at = now() + interval '1 hour'
+ WHERE id IN (SELECT min(id) FROM queue.jobs WHERE status = 'queued' GROUP BY priority);
+SELECT is((SELECT count(*) FROM expected_positions e WHERE queue.position(e.id) IS DISTINCT FROM e.pos), 0::bigint,
+          'positions after a job of every priority is put off by hand');
+UPDATE queue.jobs SET run_at = enqueued_at WHERE run_at > now();
+SELECT is((SELECT count(*) FROM expected_positions e WHERE queue.position(e.id) IS DISTINCT FROM e.pos), 0::bigint,
+          'positions after they are brought back by hand');
+UPDATE queue.jobs SET run_at = now() + interval '1 hour'
+ WHERE id = (SELECT max(id) FROM queue.jobs WHERE status = 'queued' AND priority = 'high');
+UPDATE queue.jobs SET run_at = now() - interval '1 second'
+ WHERE id = (SELECT max(id) FROM queue.jobs WHERE status = 'queued' AND priority = 'high');
+SELECT is((SELECT count(*) FROM expected_positions e WHERE queue.position(e.id) IS DISTINCT FROM e.pos), 0::bigint,
+          'positions with a scheduled job that is due');
+
+-- a retry: failed, released when due, queued again with run_at past its enqueued_at
+DELETE FROM queue.jobs WHERE run_at > enqueued_at;
+SELECT queue.complete(id, 'w-pos') FROM queue.jobs WHERE status = 'processing' ORDER BY id LIMIT 1;
+SELECT id AS retried, attempts AS retried_attempt FROM queue.dequeue('w-pos', 1) \gset
+SELECT queue.fail(:retried, 'w-pos', 'boom', attempt => :retried_attempt);
+UPDATE queue.jobs SET run_at = now() - interval '1 second' WHERE id = :retried;
+SELECT released >= 1 AS released FROM queue.tick();
+SELECT is((SELECT count(*) FROM expected_positions e WHERE queue.position(e.id) IS DISTINCT FROM e.pos), 0::bigint,
+          'positions with a released retry in the queue');
+
+-- inside a transaction that schedules a job for later and puts one off
+BEGIN;
+SELECT queue.enqueue('doubt', run_at => now() + interval '1 hour') > 0 AS scheduled;
+UPDATE queue.jobs SET run_at = now() + interval '1 hour'
+ WHERE id = (SELECT min(id) FROM queue.jobs WHERE status = 'queued' AND priority = 'medium');
+SELECT count(*) AS wrong_in_tx FROM expected_positions e WHERE queue.position(e.id) IS DISTINCT FROM e.pos \gset
+ROLLBACK;
+SELECT is(:wrong_in_tx::bigint, 0::bigint, 'positions inside a transaction that schedules and puts off jobs');
 
 DELETE FROM queue.jobs;
 DELETE FROM queue.job_events;

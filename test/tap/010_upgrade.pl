@@ -1,10 +1,11 @@
 # Upgrading a live queue: a server runs an older queue (library and SQL) with
 # jobs in every state, renders in flight included; the current library is
 # installed and the server restarted; until ALTER EXTENSION queue UPDATE the
-# functions refuse with a hint; after it every job is kept, the counters equal
-# the table, the renders in flight complete, the limits hold, and the
-# monitoring pass folds each event once. It runs from 1.0, the first release,
-# and from 1.5, the one before the current.
+# functions refuse with a hint; after it every job is kept, positions leave
+# out the job scheduled for later, the counters equal the table, the renders
+# in flight complete, the limits hold, and the monitoring pass folds each
+# event once. It runs from 1.0, the first release, and from 1.6, the one
+# before the current.
 #
 # QUEUE_OLD_SOURCES names a directory with one source tree per old version,
 # queue-<version> (test/run-all.sh exports them from git); the current build
@@ -85,6 +86,7 @@ sub upgrade_from {
 	SELECT count(queue.enqueue('doubt', jsonb_build_object('n', n))) FROM generate_series(1, 12) n;
 	SELECT count(queue.enqueue('topic_short', resource => 'manim')) FROM generate_series(1, 8);
 	SELECT queue.enqueue('daily_ca', dedupe_key => 'ca:economy');
+	SELECT queue.enqueue('doubt', '{"scheduled": "for later"}', run_at => now() + interval '1 day');
 	SELECT queue.register_worker('box-1', capacity => 6);
 	SELECT count(*) FROM queue.dequeue('box-1', 6);
 	SELECT count(*) FROM queue.dequeue('box-2', 4, ARRAY['manim']);
@@ -118,6 +120,12 @@ sub upgrade_from {
 	is($node->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'queue'}),
 		$current, "the extension is at $current");
 	is($node->safe_psql('postgres', $jobs), $before, 'every job is kept as it was');
+	is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM queue.jobs j
+	 WHERE status = 'queued' AND queue.position(id) IS DISTINCT FROM 1 + (
+	       SELECT count(*) FROM queue.jobs o WHERE o.status = 'queued' AND o.run_at <= now()
+	          AND (o.priority, o.id) < (j.priority, j.id))}), '0',
+		'positions leave out the job scheduled for later under the old version');
 
 	my $counters = q{
 	SELECT format('%s/%s/%s/%s/%s/%s manim %s', s.queued, s.retrying, s.processing, s.completed,
