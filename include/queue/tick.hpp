@@ -23,4 +23,8 @@ bool HoldExtension();
 // waiting for the monitoring pass.
 TickResult RunTick();
 
+// Fold the next slice of the events waiting, and nothing else, in the current
+// transaction (SPI not connected); false when no whole slice waits any more.
+bool FoldNextSlice();
+
 }  // namespace queue

@@ -93,37 +93,51 @@ void LogStateOnce(State& logged, State now, int failures, long wait) {
   }
 }
 
-// Whether the last pass left events for the monitoring pass to fold: the
-// next pass then runs at once (after the relay), a slice at a time, up to
-// kSlicesPerInterval passes an interval. Monitoring then folds as much as it
-// did in one pass before (10,000 events a second at the default interval):
-// a burst beyond that is folded once the load eases, not at the cost of the
+// Whether the last pass or slice left events for the monitoring pass to
+// fold: the next slice is then folded at once (after the relay), and only
+// that, up to kSlicesPerInterval slices an interval, the pass's included.
+// Monitoring then folds 10,000 events a second at the default interval; a
+// burst beyond that is folded once the load eases, not at the cost of the
 // claims and enqueues that make it.
 bool events_wait = false;
-constexpr int kSlicesPerInterval = 5;
+constexpr int kSlicesPerInterval = 20;
 
-// Run one pass in its own transaction, unless the extension is missing. Any
-// C++ exception leaves as a PostgreSQL error (Guard), for RunGuarded to catch.
-bool TickInTransaction() {
+// Run `body` in a transaction of its own that holds the extension, unless
+// the extension is missing; false then. Any C++ exception leaves as a
+// PostgreSQL error (Guard), for RunGuarded to catch.
+template <typename Body>
+bool InPassTransaction(const char* activity, Body&& body) {
   bool installed = false;
-  (void)Guard([&installed] {
+  (void)Guard([&] {
     SetCurrentStatementStartTimestamp();
     StartTransactionCommand();
     PushActiveSnapshot(GetTransactionSnapshot());
     installed = HoldExtension();
     if (installed) {
-      pgstat_report_activity(STATE_RUNNING, "SELECT queue.tick()");
-      TickResult result = RunTick();
-      events_wait = result.events_wait;
-      if (result.timed_out + result.recovered + result.dead_workers > 0)
-        ereport(DEBUG1, (errmsg("queue worker: timed out %d, recovered %d from %d dead workers",
-                                result.timed_out, result.recovered, result.dead_workers)));
+      pgstat_report_activity(STATE_RUNNING, activity);
+      body();
     }
     PopActiveSnapshot();
     CommitTransactionCommand();
     return static_cast<Datum>(0);
   });
   return installed;
+}
+
+// One pass.
+bool TickInTransaction() {
+  return InPassTransaction("SELECT queue.tick()", [] {
+    TickResult result = RunTick();
+    events_wait = result.events_wait;
+    if (result.timed_out + result.recovered + result.dead_workers > 0)
+      ereport(DEBUG1, (errmsg("queue worker: timed out %d, recovered %d from %d dead workers",
+                              result.timed_out, result.recovered, result.dead_workers)));
+  });
+}
+
+// The next slice of a backlog of events: the pass that found it did the rest.
+bool FoldInTransaction() {
+  return InPassTransaction("SELECT queue.monitor()", [] { events_wait = FoldNextSlice(); });
 }
 
 // Send the notifications marked since the last relay. Any C++ exception
@@ -203,7 +217,7 @@ void WorkerLoop() {
   State logged = State::kUnknown;
   int failures = 0;  // passes failed in a row
   TimestampTz next_pass = 0;
-  int passes_at_once = 0;  // passes run at once for a backlog since the last wait
+  int passes_at_once = 0;  // passes and slices run at once for a backlog since the last wait
   TimestampTz next_relay = 0;
   bool relay_held = false;     // marks wait for next_relay
   bool relay_polling = false;  // looking for marks at next_relay, unsignalled
@@ -216,7 +230,8 @@ void WorkerLoop() {
       } else if (RecoveryInProgress()) {
         state = State::kStandby;
       } else {
-        switch (RunGuarded(pass_context, TickInTransaction)) {
+        bool backlog = passes_at_once > 0;
+        switch (RunGuarded(pass_context, backlog ? FoldInTransaction : TickInTransaction)) {
           case Pass::kTicked:
             break;
           case Pass::kNotInstalled:
@@ -268,10 +283,14 @@ void WorkerLoop() {
       if (!relay_polling) PollNotifyRelay(true);
       relay_polling = true;
     }
-    // A retry made due at once, or a reload, runs the next pass at once, but
-    // never cuts a backoff short, unless the worker was just turned off.
+    // A retry made due at once, or a reload, runs the next pass at once (a
+    // whole pass, even amid a backlog's slices), but never cuts a backoff
+    // short, unless the worker was just turned off.
     bool pass_asked = ((events & WL_LATCH_SET) != 0 && TakePassRequest()) || reloaded;
-    if (pass_asked && (failures == 0 || (reloaded && !queue_enabled))) next_pass = 0;
+    if (pass_asked && (failures == 0 || (reloaded && !queue_enabled))) {
+      next_pass = 0;
+      passes_at_once = 0;
+    }
   }
 }
 

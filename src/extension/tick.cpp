@@ -98,8 +98,9 @@ SavedPlan count_alerts = {"SELECT count(*) FROM queue.alerts", 0, {}, nullptr};
 SavedPlan monitor_pass = {"SELECT queue.monitor()", 0, {}, nullptr};
 
 // The events a monitoring pass folds at most (queue.monitor() passes it to
-// fold_events()).
-constexpr int64 kFoldSlice = 2000;
+// fold_events()): a slice holds the background worker from its wake-up
+// relays for a few milliseconds.
+constexpr int64 kFoldSlice = 500;
 
 // Where the monitoring pass has folded up to, and how many events wait past
 // it: two index probes.
@@ -268,9 +269,7 @@ TickResult RunTick() {
   return result;
 }
 
-// Fold the next slice of the events waiting (SPI not connected); false when
-// none wait any more.
-static bool FoldNextSlice() {
+bool FoldNextSlice() {
   PinSearchPath();
   SpiConnect();
   bool more = RunMonitorPass();

@@ -1,7 +1,8 @@
 # The background worker on a live server: it runs, handles overdue attempts
 # without a manual tick(), recovers silent render workers' jobs, reloads its
-# settings on SIGHUP, and survives kill -9 of itself or of a backend in the
-# middle of a claim with the limit accounting matching the table.
+# settings on SIGHUP, survives kill -9 of itself or of a backend in the
+# middle of a claim with the limit accounting matching the table, and folds a
+# backlog of events for monitoring by itself.
 use strict;
 use warnings;
 use FindBin;
@@ -131,6 +132,16 @@ QueueLoad::poll_briefly($node, 'SELECT NOT pg_is_in_recovery()',
 is(counters_match(), 't', 'after crash recovery the counters match the table');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM queue.dequeue('render-5', 10)}), '3',
 	'the crashed claims were given back: exactly the limit can be claimed');
+
+# A backlog of several slices of events (500 each) is folded by the worker
+# alone, a slice at a time, each event once.
+$node->safe_psql('postgres', q{ALTER SYSTEM SET queue.tick_interval = '200ms'});
+$node->reload;
+$node->safe_psql('postgres', q{SELECT count(queue.enqueue('topic_short')) FROM generate_series(1, 2600)});
+ok($node->poll_query_until('postgres', q{
+SELECT (SELECT sum(enqueued) FROM queue.job_type_totals) =
+       (SELECT count(*) FROM queue.job_events WHERE from_status IS NULL)}),
+	'a backlog of 2,600 events is folded by the worker alone, each event once');
 
 $node->stop;
 done_testing();
