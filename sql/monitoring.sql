@@ -170,6 +170,23 @@ SELECT queue.monitor('0') AS ran;
 SELECT sum(enqueued) - :enqueued_before AS folded_after_truncate FROM queue.job_type_totals;
 SELECT count(*) AS gaps FROM queue.rollup_gaps;
 
+-- The histogram buckets each fold adds (queue 1.8: in C, not SQL): for each
+-- bound, the samples at or below it, then all samples. A NULL sample counts
+-- only in the total, NaN lies above every number and equals NaN, bounds need
+-- not be sorted, and no samples at all make a bucket of zeros.
+SELECT queue.cumulative_buckets('{0.5, 1, 3, 7, 20, 5000}', '{1, 5, 15, 30}') AS sorted,
+       queue.cumulative_buckets('{1, 10, 100}', '{50, 5}') AS unsorted,
+       queue.cumulative_buckets('{1, NULL, NaN, Infinity}', '{1, Infinity, NaN}') AS odd_samples,
+       queue.cumulative_buckets(NULL, '{1, 5}') AS no_samples,
+       queue.cumulative_buckets('{}', '{1, 5}') AS empty_samples,
+       queue.cumulative_buckets('{1, 2}', '{}') AS no_bounds,
+       queue.cumulative_buckets('{1, 2}', NULL) AS null_bounds;
+SELECT qt.try($$SELECT queue.cumulative_buckets('{1}', '{1, NULL}')$$);
+SELECT qt.try($$SELECT queue.cumulative_buckets('{{1}}', '{1}')$$);
+-- A fold of many samples puts each in its buckets: waits of 0 to 99 s.
+SELECT queue.cumulative_buckets(array_agg(i::float8), queue.wait_bounds()) AS waits_0_to_99
+  FROM generate_series(0, 99) AS i;
+
 DROP EXTENSION queue CASCADE;
 DROP ROLE regress_mon_dash, regress_mon_admin, regress_mon_app;
 CREATE EXTENSION queue;

@@ -4,8 +4,8 @@
 # functions refuse with a hint; after it every job is kept, positions leave
 # out the job scheduled for later, the counters equal the table, the renders
 # in flight complete, the limits hold, and the monitoring pass folds each
-# event once. It runs from 1.0, the first release, and from 1.6, the one
-# before the current.
+# event once, its times into the histograms. It runs from 1.0, the first
+# release, and from 1.7, the one before the current.
 #
 # QUEUE_OLD_SOURCES names a directory with one source tree per old version,
 # queue-<version> (test/run-all.sh exports them from git); the current build
@@ -170,6 +170,12 @@ sub upgrade_from {
 	is($node->safe_psql('postgres', q{
 	SELECT format('%s enqueued, %s started', sum(enqueued), sum(started)) FROM queue.job_type_totals}),
 		$events, "the monitoring pass folds each event once into the totals ($events)");
+	# Each start's wait in the histograms, folded before the update and after.
+	my $waits = $node->safe_psql('postgres', q{
+	SELECT format('%s waits of %s starts', sum(wait_buckets[cardinality(wait_buckets)]), sum(started))
+	  FROM queue.job_type_totals});
+	my ($waited, $started) = $waits =~ /^(\d+) waits of (\d+) starts$/ or die "no totals: $waits";
+	is($waited, $started, "every start's wait is in the histograms ($waits)");
 	$node->stop;
 }
 
