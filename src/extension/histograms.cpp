@@ -25,7 +25,8 @@ void CountBuckets(const ArrayElements& samples, const ArrayElements& bounds, int
     if (!samples.nulls[i]) known_samples.push_back(DatumGetFloat8(samples.values[i]));
   std::vector<double> bound_values(bounds.count);
   for (int i = 0; i < bounds.count; i++) bound_values[i] = DatumGetFloat8(bounds.values[i]);
-  std::vector<std::int64_t> cumulative = policy::CumulativeBucketCounts(known_samples, bound_values);
+  std::vector<std::int64_t> cumulative =
+      policy::CumulativeBucketCounts(known_samples, bound_values);
   for (int i = 0; i < bounds.count; i++) counts[i] = cumulative[i];
   counts[bounds.count] = samples.count;
 }
