@@ -50,13 +50,18 @@ SavedPlan mark_dead_workers = {
 
 // Attempts of dead workers, found from the (few) dead workers: a plan that
 // starts from queue.jobs would walk every processing entry a long
-// transaction elsewhere keeps from being removed, dead worker or not.
+// transaction elsewhere keeps from being removed, dead worker or not. Each
+// dead worker's attempts are read from the index of processing jobs by
+// worker, in no particular order: with ORDER BY id, where the statistics
+// know few worker ids (a small farm), a worker id's share of the table looked
+// large enough that walking every job in id order to the first few seemed
+// cheaper, and each pass read the whole table while a worker stayed dead.
 SavedPlan orphaned_attempts = {
     "SELECT j.id, j.attempts, j.max_attempts, j.cancel_requested, j.worker_id"
     " FROM queue.workers w,"
     "  LATERAL (SELECT id, attempts, max_attempts, cancel_requested, worker_id FROM queue.jobs"
     "           WHERE worker_id = w.worker_id AND status = 'processing'"
-    "           ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) j"
+    "           LIMIT $1 FOR UPDATE SKIP LOCKED) j"
     " WHERE w.state = 'dead' LIMIT $1",
     1,
     {INT4OID},
@@ -271,6 +276,11 @@ TickResult RunTick() {
 
 bool FoldNextSlice() {
   PinSearchPath();
+  // queue.jobs before queue.job_events, the order in which the functions
+  // write them and TRUNCATE queue.jobs, queue.job_events locks them: a fold
+  // alone in its transaction would otherwise hold the events and wait for the
+  // jobs while such a TRUNCATE holds the jobs and waits for the events.
+  LockRelationOid(RefreshConfig().jobs_relid, AccessShareLock);
   SpiConnect();
   bool more = RunMonitorPass();
   SpiFinish();
