@@ -243,6 +243,15 @@ server_cpu_ticks() {
   } | awk '{ s += $1 } END { print s }'
 }
 
+# The machine's CPU ticks so far, all of them and the ones the host took
+# (steal): on a virtual machine the host's other guests take CPU time by the
+# tens of percent in some hours, slowing the same work. Two readings around a
+# run give its steal %, printed beside its figures so that a round whose
+# systems ran under different steal can be told apart.
+machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $9 }' /proc/stat; }
+steal_percent() { awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " ")
+  if (y[1] > x[1]) printf "%.0f", 100 * (y[2] - x[2]) / (y[1] - x[1]); else print "n/a" }'; }
+
 # Wait (up to 2 s) until the server runs at most $1 children: the backends of
 # a run have exited and been reaped, so their CPU is the postmaster's.
 await_children() {
@@ -310,7 +319,7 @@ prepare_claims() {
 # run_system SYSTEM MODE ROUND: one pgbench run; prints a line, fills FIG.
 run_system() {
   local system=$1 mode=$2 round=$3 kind script options="" extra=() before after jobs note=""
-  local children cpu_before cpu_after done_jobs cpu
+  local children cpu_before cpu_after done_jobs cpu machine_before
   case $system in
     insert) kind=raw script=raw_insert.sql ;;
     insert_audit) kind=raw script=raw_insert_audit.sql ;;
@@ -334,7 +343,9 @@ run_system() {
   before=$(count_status "$kind" completed)
   children=$(pgrep -c -P "$POSTMASTER")
   cpu_before=$(server_cpu_ticks)
+  machine_before=$(machine_ticks)
   pgb "$script" "$options" -c "$CLIENTS" -j "$THREADS" -T "$SECONDS_PER_RUN" "${extra[@]}"
+  STEAL=$(steal_percent "$machine_before" "$(machine_ticks)")
   await_children "$children"
   cpu_after=$(server_cpu_ticks)
   after=$(count_status "$kind" completed)
@@ -354,8 +365,8 @@ run_system() {
   ((FAILED == 0)) || { note+="  FAILED, see above"; jobs=n/a; cpu=n/a; }
   FIG[$mode,$system,$round]=$jobs
   CPU[$mode,$system,$round]=$cpu
-  printf '    %-16s commit=%-3s %10s jobs/s  %8.3f ms/txn  %7s us CPU/job  (load avg %s)%s\n' \
-    "${LABEL[$system]}" "$mode" "$jobs" "$LAT" "$cpu" "$(cut -d' ' -f1 /proc/loadavg)" "$note"
+  printf '    %-16s commit=%-3s %10s jobs/s  %8.3f ms/txn  %7s us CPU/job  (steal %s%%, load avg %s)%s\n' \
+    "${LABEL[$system]}" "$mode" "$jobs" "$LAT" "$cpu" "$STEAL" "$(cut -d' ' -f1 /proc/loadavg)" "$note"
 }
 
 # print_row FIGURES MODE ROUND SYSTEMS... -- RATIOS...: one table row of FIG
@@ -739,15 +750,19 @@ section_soak() {
   echo "   a position()/job_status() poll every $SOAK_POLL_EVERY cycles), $SOAK_BACKLOG jobs queued at the"
   echo "   start, retention 1 minute, the background worker ticking every 1 s; sizes include indexes"
   echo "   (and TOAST); unpruned = finished jobs past retention not yet pruned; CPU = the server's CPU"
-  echo "   time per completed job (all its processes, autovacuum included), which the disk's drifting"
-  echo "   fsync latency moves less than throughput"
+  echo "   time per completed job (all its processes, autovacuum included); buffers/job = shared"
+  echo "   buffer accesses and WAL B/job = WAL bytes per completed job (every process), the work a job"
+  echo "   costs in units the machine does not move; steal = the share of the machine's CPU time the"
+  echo "   host took (a virtual machine's noisy neighbours), which slows the same work"
   psql_q -c "UPDATE queue.settings SET retention = '1 minute', retry_delay = '1 second',
                                         retry_backoff = 1, max_retry_delay = '1 second'"
   soak "without a held snapshot"
   local plain=$SOAK_LINE r
   r=$(field ratio "$plain")
   summary "soak: last minute $(field last "$plain") completed/s vs first $(field first "$plain") = ${r}x (target >= 0.95: $(verdict "$r" 0.95 ">=")); dequeue p99 $(field dequeue_p99 "$plain") ms"
-  summary "  server CPU per job, last minute vs first: $(field cpu_last "$plain") vs $(field cpu_first "$plain") us = $(field cpu_ratio "$plain")x (above 1: more work per job)"
+  summary "  server CPU per job, last minute vs first: $(field cpu_last "$plain") vs $(field cpu_first "$plain") us = $(field cpu_ratio "$plain")x (steal and the host's load move it too)"
+  summary "  work per job, last minute vs first: buffer accesses $(field buffers_last "$plain") vs $(field buffers_first "$plain") = $(field buffers_ratio "$plain")x, WAL $(field wal_last "$plain") vs $(field wal_first "$plain") bytes = $(field wal_ratio "$plain")x (above 1: the queue does more per job)"
+  summary "  the machine: steal $(field steal_first "$plain")% in the first minute, $(field steal_last "$plain")% in the last"
   if ((HOLD_SNAPSHOT == 1)); then
     echo
     soak "with a REPEATABLE READ transaction held open through the counted minutes (vacuum can remove nothing)" \

@@ -34,13 +34,22 @@
 // settings.retention not pruned yet, and the size of queue.jobs and
 // queue.job_events with their indexes (pg_total_relation_size), and the
 // server's CPU per completed job: the CPU time of the postmaster SERVER_PID
-// and all its processes, from /proc (this machine's server only). Throughput
-// follows the disk's fsync latency, which drifts over minutes on some
-// machines; the CPU a job costs does not, so it shows decay in the work
-// itself apart from the disk.
+// and all its processes, from /proc (this machine's server only).
+// Throughput follows the machine as much as the queue: the disk's fsync
+// latency drifts over minutes, and on a virtual machine the host takes CPU
+// time away (steal) by the tens of percent in some hours, which also makes
+// the same work cost more CPU time. So each minute also shows the work a job
+// costs in units the machine does not move: buffer accesses (shared buffer
+// hits and reads of the database, every process of the server) and WAL bytes
+// per completed job, and the machine's steal (the share of its CPU time the
+// host took). Decay in the queue's own work shows in those; a fall in
+// throughput with the work per job flat and the steal rising is the machine.
 // The last line is for bench/run.sh (the counted minutes only):
 //   SOAK first=<completed/s> last=<completed/s> ratio=<last/first> mean=<completed/s>
 //        dequeue_p99=<ms> cpu_first=<us/job> cpu_last=<us/job> cpu_ratio=<last/first>
+//        buffers_first=<per job> buffers_last=<per job> buffers_ratio=<last/first>
+//        wal_first=<bytes/job> wal_last=<bytes/job> wal_ratio=<last/first>
+//        steal_first=<%> steal_last=<%>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -203,6 +212,7 @@ void RunClient(const char* conninfo, int n, int fail_percent, int poll_every, Cl
 struct Sizes {
   double jobs_mb, events_mb;
   long queued, overdue;
+  double buffer_accesses, wal_bytes;  // cumulative since the server started
 };
 
 Sizes Measure(PGconn* monitor) {
@@ -211,9 +221,13 @@ Sizes Measure(PGconn* monitor) {
                       " pg_total_relation_size('queue.job_events') / 1048576.0,"
                       " (SELECT queued FROM queue.stats()),"
                       " (SELECT count(*) FROM queue.jobs"
-                      "   WHERE finished_at < now() - (SELECT retention FROM queue.settings))");
+                      "   WHERE finished_at < now() - (SELECT retention FROM queue.settings)),"
+                      " (SELECT blks_hit + blks_read FROM pg_stat_database"
+                      "   WHERE datname = current_database()),"
+                      " (SELECT wal_bytes FROM pg_stat_wal)");
   Sizes sizes{std::atof(PQgetvalue(res, 0, 0)), std::atof(PQgetvalue(res, 0, 1)),
-              std::atol(PQgetvalue(res, 0, 2)), std::atol(PQgetvalue(res, 0, 3))};
+              std::atol(PQgetvalue(res, 0, 2)), std::atol(PQgetvalue(res, 0, 3)),
+              std::atof(PQgetvalue(res, 0, 4)), std::atof(PQgetvalue(res, 0, 5))};
   PQclear(res);
   return sizes;
 }
@@ -244,6 +258,27 @@ double ServerCpuSeconds(const std::string& postmaster) {
   std::string child;
   while (children >> child) ticks += ProcessTicks(child, false);
   return static_cast<double>(ticks) / sysconf(_SC_CLK_TCK);
+}
+
+// The machine's CPU time so far, in clock ticks: all of it, and what the host
+// took (steal), from the first line of /proc/stat.
+struct MachineTicks {
+  long total = 0, steal = 0;
+};
+
+MachineTicks ReadMachineTicks() {
+  std::ifstream file("/proc/stat");
+  std::string cpu;
+  long user, nice, system, idle, iowait, irq, softirq, steal;
+  MachineTicks ticks;
+  if (file >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal)
+    ticks = {user + nice + system + idle + iowait + irq + softirq + steal, steal};
+  return ticks;
+}
+
+double StealPercent(const MachineTicks& from, const MachineTicks& to) {
+  long total = to.total - from.total;
+  return total > 0 ? 100.0 * (to.steal - from.steal) / total : NAN;
 }
 
 }  // namespace
@@ -282,7 +317,8 @@ int main(int argc, char** argv) {
   Sizes sizes = Measure(monitor);
   std::printf(
       "  minute | completed/s | enqueued/s | failed/s | empty claims | dequeue p50 ms |"
-      " p99 ms | poll p99 ms | queued | unpruned | jobs MB | events MB | CPU us/job\n");
+      " p99 ms | poll p99 ms | queued | unpruned | jobs MB | events MB | CPU us/job |"
+      " buffers/job | WAL B/job | steal %%\n");
   std::printf(
       "  %6s | %11s | %10s | %8s | %12s | %14s | %6s | %11s | %6ld | %8ld | %7.1f | %9.1f |\n",
       "start", "", "", "", "", "", "", "", sizes.queued, sizes.overdue, sizes.jobs_mb,
@@ -294,10 +330,12 @@ int main(int argc, char** argv) {
   for (int n = 0; n < clients; n++)
     threads.emplace_back(RunClient, conninfo, n, fail_percent, poll_every, &state[n]);
 
-  std::vector<double> per_minute, cpu_per_job;  // the counted minutes
+  // The counted minutes.
+  std::vector<double> per_minute, cpu_per_job, buffers_per_job, wal_per_job, steal_percent;
   std::vector<double> all_dequeue_ms;
   Clock::time_point start = Clock::now(), last = start;
   double cpu_last = ServerCpuSeconds(postmaster);
+  MachineTicks machine_last = ReadMachineTicks();
   for (int minute = 1; minute <= warmup + minutes; minute++) {
     std::this_thread::sleep_until(start + std::chrono::minutes(minute));
     Tally tally;
@@ -310,25 +348,35 @@ int main(int argc, char** argv) {
     double seconds = std::chrono::duration<double>(now - last).count();
     last = now;
     double cpu_now = ServerCpuSeconds(postmaster);
-    double cpu_us_per_job = tally.completed > 0 ? (cpu_now - cpu_last) * 1e6 / tally.completed : NAN;
+    double cpu_us_per_job =
+        tally.completed > 0 ? (cpu_now - cpu_last) * 1e6 / tally.completed : NAN;
     cpu_last = cpu_now;
+    MachineTicks machine_now = ReadMachineTicks();
+    double steal = StealPercent(machine_last, machine_now);
+    machine_last = machine_now;
+    Sizes before = sizes;
     sizes = Measure(monitor);
+    double per_job = tally.completed > 0 ? 1.0 / tally.completed : NAN;
+    double buffers = (sizes.buffer_accesses - before.buffer_accesses) * per_job;
+    double wal = (sizes.wal_bytes - before.wal_bytes) * per_job;
     double completed = tally.completed / seconds;
     bool counted = minute > warmup;
     if (counted) {
       per_minute.push_back(completed);
       cpu_per_job.push_back(cpu_us_per_job);
-      all_dequeue_ms.insert(all_dequeue_ms.end(), tally.dequeue_ms.begin(),
-                            tally.dequeue_ms.end());
+      buffers_per_job.push_back(buffers);
+      wal_per_job.push_back(wal);
+      steal_percent.push_back(steal);
+      all_dequeue_ms.insert(all_dequeue_ms.end(), tally.dequeue_ms.begin(), tally.dequeue_ms.end());
     }
     std::string label = counted ? std::to_string(minute - warmup) : "w" + std::to_string(minute);
     std::printf(
         "  %6s | %11.1f | %10.1f | %8.1f | %12ld | %14.3f | %6.2f | %11.3f | %6ld | %8ld |"
-        " %7.1f | %9.1f | %10.0f\n",
+        " %7.1f | %9.1f | %10.0f | %11.1f | %9.0f | %7.1f\n",
         label.c_str(), completed, tally.enqueued / seconds, tally.failed / seconds, tally.empty,
         Percentile(tally.dequeue_ms, 0.5), Percentile(tally.dequeue_ms, 0.99),
         Percentile(tally.poll_ms, 0.99), sizes.queued, sizes.overdue, sizes.jobs_mb,
-        sizes.events_mb, cpu_us_per_job);
+        sizes.events_mb, cpu_us_per_job, buffers, wal, steal);
     std::fflush(stdout);
     if (hold_snapshot && minute == warmup) hold_snapshot_now();
   }
@@ -344,9 +392,12 @@ int main(int argc, char** argv) {
   for (double x : per_minute) mean += x / per_minute.size();
   std::printf(
       "SOAK first=%.1f last=%.1f ratio=%.2f mean=%.1f dequeue_p99=%.3f cpu_first=%.0f"
-      " cpu_last=%.0f cpu_ratio=%.2f\n",
+      " cpu_last=%.0f cpu_ratio=%.2f buffers_first=%.1f buffers_last=%.1f buffers_ratio=%.2f"
+      " wal_first=%.0f wal_last=%.0f wal_ratio=%.2f steal_first=%.1f steal_last=%.1f\n",
       per_minute.front(), per_minute.back(), per_minute.back() / per_minute.front(), mean,
       Percentile(all_dequeue_ms, 0.99), cpu_per_job.front(), cpu_per_job.back(),
-      cpu_per_job.back() / cpu_per_job.front());
+      cpu_per_job.back() / cpu_per_job.front(), buffers_per_job.front(), buffers_per_job.back(),
+      buffers_per_job.back() / buffers_per_job.front(), wal_per_job.front(), wal_per_job.back(),
+      wal_per_job.back() / wal_per_job.front(), steal_percent.front(), steal_percent.back());
   return 0;
 }
