@@ -753,7 +753,8 @@ section_soak() {
   echo "   time per completed job (all its processes, autovacuum included); buffers/job = shared"
   echo "   buffer accesses and WAL B/job = WAL bytes per completed job (every process), the work a job"
   echo "   costs in units the machine does not move; steal = the share of the machine's CPU time the"
-  echo "   host took (a virtual machine's noisy neighbours), which slows the same work"
+  echo "   host took (a virtual machine's noisy neighbours), which slows the same work; probe = the"
+  echo "   CPU time a fixed piece of work (random reads over 16 MB) took in the driver that minute"
   psql_q -c "UPDATE queue.settings SET retention = '1 minute', retry_delay = '1 second',
                                         retry_backoff = 1, max_retry_delay = '1 second'"
   soak "without a held snapshot"
@@ -762,7 +763,8 @@ section_soak() {
   summary "soak: last minute $(field last "$plain") completed/s vs first $(field first "$plain") = ${r}x (target >= 0.95: $(verdict "$r" 0.95 ">=")); dequeue p99 $(field dequeue_p99 "$plain") ms"
   summary "  server CPU per job, last minute vs first: $(field cpu_last "$plain") vs $(field cpu_first "$plain") us = $(field cpu_ratio "$plain")x (steal and the host's load move it too)"
   summary "  work per job, last minute vs first: buffer accesses $(field buffers_last "$plain") vs $(field buffers_first "$plain") = $(field buffers_ratio "$plain")x, WAL $(field wal_last "$plain") vs $(field wal_first "$plain") bytes = $(field wal_ratio "$plain")x (above 1: the queue does more per job)"
-  summary "  the machine: steal $(field steal_first "$plain")% in the first minute, $(field steal_last "$plain")% in the last"
+  summary "  the machine: steal $(field steal_first "$plain")% in the first minute, $(field steal_last "$plain")% in the last; the probe took $(field probe_first "$plain") and $(field probe_last "$plain") ms"
+  summary "  server CPU per job over the probe's time, last minute vs first: $(field cpu_probe_ratio "$plain")x (the CPU a job costs at the machine's speed of the minute)"
   if ((HOLD_SNAPSHOT == 1)); then
     echo
     soak "with a REPEATABLE READ transaction held open through the counted minutes (vacuum can remove nothing)" \

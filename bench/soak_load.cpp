@@ -41,22 +41,28 @@
 // the same work cost more CPU time. So each minute also shows the work a job
 // costs in units the machine does not move: buffer accesses (shared buffer
 // hits and reads of the database, every process of the server) and WAL bytes
-// per completed job, and the machine's steal (the share of its CPU time the
-// host took). Decay in the queue's own work shows in those; a fall in
-// throughput with the work per job flat and the steal rising is the machine.
+// per completed job, and the machine: its steal (the share of its CPU time
+// the host took) and a probe, the CPU time a fixed piece of work takes in this
+// process (random reads over 16 MB, slowed as the server is by the caches and
+// memory the host shares with other guests). Decay in the queue's own work
+// shows in the work per job, and in the CPU per job over the probe; a fall in
+// throughput with those flat is the machine.
 // The last line is for bench/run.sh (the counted minutes only):
 //   SOAK first=<completed/s> last=<completed/s> ratio=<last/first> mean=<completed/s>
 //        dequeue_p99=<ms> cpu_first=<us/job> cpu_last=<us/job> cpu_ratio=<last/first>
 //        buffers_first=<per job> buffers_last=<per job> buffers_ratio=<last/first>
 //        wal_first=<bytes/job> wal_last=<bytes/job> wal_ratio=<last/first>
-//        steal_first=<%> steal_last=<%>
+//        steal_first=<%> steal_last=<%> probe_first=<ms> probe_last=<ms>
+//        cpu_probe_ratio=<cpu_ratio over the probe's last/first>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <mutex>
 #include <random>
@@ -281,6 +287,34 @@ double StealPercent(const MachineTicks& from, const MachineTicks& to) {
   return total > 0 ? 100.0 * (to.steal - from.steal) / total : NAN;
 }
 
+volatile uint64_t probe_sink;  // keeps the probe's walk from being optimised away
+
+// The probe: the CPU time of this thread (neither waiting for a core nor
+// steal counts) to follow 1M links of a random cycle through a 16 MB table,
+// with some arithmetic at each, in ms. The same work every minute, so its
+// time is the machine's speed at that minute.
+double ProbeMillis() {
+  static const std::vector<uint32_t> cycle = [] {
+    std::vector<uint32_t> next(1 << 22);
+    for (uint32_t i = 0; i < next.size(); i++) next[i] = i;
+    std::mt19937 random(42);
+    for (uint32_t i = next.size() - 1; i > 0; i--)  // Sattolo: one cycle through all
+      std::swap(next[i], next[std::uniform_int_distribution<uint32_t>(0, i - 1)(random)]);
+    return next;
+  }();
+  timespec start, end;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
+  uint32_t at = 0;
+  uint64_t mixed = 0;
+  for (int i = 0; i < 1'000'000; i++) {
+    at = cycle[at];
+    mixed = mixed * 6364136223846793005u + at;
+  }
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &end);
+  probe_sink = mixed;
+  return (end.tv_sec - start.tv_sec) * 1e3 + (end.tv_nsec - start.tv_nsec) / 1e6;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -318,20 +352,22 @@ int main(int argc, char** argv) {
   std::printf(
       "  minute | completed/s | enqueued/s | failed/s | empty claims | dequeue p50 ms |"
       " p99 ms | poll p99 ms | queued | unpruned | jobs MB | events MB | CPU us/job |"
-      " buffers/job | WAL B/job | steal %%\n");
+      " buffers/job | WAL B/job | steal %% | probe ms\n");
   std::printf(
       "  %6s | %11s | %10s | %8s | %12s | %14s | %6s | %11s | %6ld | %8ld | %7.1f | %9.1f |\n",
       "start", "", "", "", "", "", "", "", sizes.queued, sizes.overdue, sizes.jobs_mb,
       sizes.events_mb);
   std::fflush(stdout);
 
+  ProbeMillis();  // builds the probe's table before the load starts
   std::vector<Client> state(clients);
   std::vector<std::thread> threads;
   for (int n = 0; n < clients; n++)
     threads.emplace_back(RunClient, conninfo, n, fail_percent, poll_every, &state[n]);
 
   // The counted minutes.
-  std::vector<double> per_minute, cpu_per_job, buffers_per_job, wal_per_job, steal_percent;
+  std::vector<double> per_minute, cpu_per_job, buffers_per_job, wal_per_job, steal_percent,
+      probe_ms;
   std::vector<double> all_dequeue_ms;
   Clock::time_point start = Clock::now(), last = start;
   double cpu_last = ServerCpuSeconds(postmaster);
@@ -354,6 +390,7 @@ int main(int argc, char** argv) {
     MachineTicks machine_now = ReadMachineTicks();
     double steal = StealPercent(machine_last, machine_now);
     machine_last = machine_now;
+    double probe = ProbeMillis();
     Sizes before = sizes;
     sizes = Measure(monitor);
     double per_job = tally.completed > 0 ? 1.0 / tally.completed : NAN;
@@ -367,16 +404,17 @@ int main(int argc, char** argv) {
       buffers_per_job.push_back(buffers);
       wal_per_job.push_back(wal);
       steal_percent.push_back(steal);
+      probe_ms.push_back(probe);
       all_dequeue_ms.insert(all_dequeue_ms.end(), tally.dequeue_ms.begin(), tally.dequeue_ms.end());
     }
     std::string label = counted ? std::to_string(minute - warmup) : "w" + std::to_string(minute);
     std::printf(
         "  %6s | %11.1f | %10.1f | %8.1f | %12ld | %14.3f | %6.2f | %11.3f | %6ld | %8ld |"
-        " %7.1f | %9.1f | %10.0f | %11.1f | %9.0f | %7.1f\n",
+        " %7.1f | %9.1f | %10.0f | %11.1f | %9.0f | %7.1f | %8.1f\n",
         label.c_str(), completed, tally.enqueued / seconds, tally.failed / seconds, tally.empty,
         Percentile(tally.dequeue_ms, 0.5), Percentile(tally.dequeue_ms, 0.99),
         Percentile(tally.poll_ms, 0.99), sizes.queued, sizes.overdue, sizes.jobs_mb,
-        sizes.events_mb, cpu_us_per_job, buffers, wal, steal);
+        sizes.events_mb, cpu_us_per_job, buffers, wal, steal, probe);
     std::fflush(stdout);
     if (hold_snapshot && minute == warmup) hold_snapshot_now();
   }
@@ -393,11 +431,14 @@ int main(int argc, char** argv) {
   std::printf(
       "SOAK first=%.1f last=%.1f ratio=%.2f mean=%.1f dequeue_p99=%.3f cpu_first=%.0f"
       " cpu_last=%.0f cpu_ratio=%.2f buffers_first=%.1f buffers_last=%.1f buffers_ratio=%.2f"
-      " wal_first=%.0f wal_last=%.0f wal_ratio=%.2f steal_first=%.1f steal_last=%.1f\n",
+      " wal_first=%.0f wal_last=%.0f wal_ratio=%.2f steal_first=%.1f steal_last=%.1f"
+      " probe_first=%.1f probe_last=%.1f cpu_probe_ratio=%.2f\n",
       per_minute.front(), per_minute.back(), per_minute.back() / per_minute.front(), mean,
       Percentile(all_dequeue_ms, 0.99), cpu_per_job.front(), cpu_per_job.back(),
       cpu_per_job.back() / cpu_per_job.front(), buffers_per_job.front(), buffers_per_job.back(),
       buffers_per_job.back() / buffers_per_job.front(), wal_per_job.front(), wal_per_job.back(),
-      wal_per_job.back() / wal_per_job.front(), steal_percent.front(), steal_percent.back());
+      wal_per_job.back() / wal_per_job.front(), steal_percent.front(), steal_percent.back(),
+      probe_ms.front(), probe_ms.back(),
+      (cpu_per_job.back() / cpu_per_job.front()) / (probe_ms.back() / probe_ms.front()));
   return 0;
 }
