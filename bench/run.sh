@@ -28,7 +28,10 @@
 #      ends with the median of the per-round ratios; beside throughput, the
 #      server CPU each job cost (postmaster, backends, background worker and
 #      the rest, read from /proc around the run), which fsync latency does
-#      not move, and its ratios the same way:
+#      not move, and its ratios the same way; and each run's steal, the share
+#      of the machine's CPU time the host took (0-40% in phases of minutes on
+#      these virtual machines), with the medians again over the quiet rounds,
+#      those whose compared runs all had steal <= BENCH_QUIET_STEAL %:
 #      1. enqueue, one job per transaction: plain INSERT into a table shaped
 #         like queue.jobs; the same + one audit row (a table shaped like
 #         queue.job_events); queue.enqueue (notify on, the default);
@@ -54,8 +57,9 @@
 #      worker ticking and pruning with settings.retention = 1 minute), one
 #      line per minute: claims completed/s, dequeue p50/p99, finished jobs
 #      past retention not pruned yet, sizes of queue.jobs and queue.job_events
-#      with their indexes, server CPU per completed job; then the last
-#      minute's throughput and CPU per job as ratios of the first (and, with
+#      with their indexes, server CPU, buffer accesses and WAL bytes per
+#      completed job, steal, and a probe of the machine's speed; then the last
+#      minute's throughput and work per job as ratios of the first (and, with
 #      the held snapshot, the held soak's throughput over the plain one).
 #      The load runs BENCH_SOAK_WARMUP minutes first, printed as w1, w2, ...
 #      and left out of the ratios: pruning starts once the first jobs are a
@@ -64,7 +68,8 @@
 #
 # Knobs (environment):
 #   BENCH_ROUNDS (4), BENCH_SECONDS (10, per system per round), BENCH_CLIENTS (4),
-#   BENCH_THREADS (2), BENCH_BATCH (100, jobs per batch claim),
+#   BENCH_THREADS (2), BENCH_BATCH (100, jobs per batch claim), BENCH_QUIET_STEAL (5:
+#   the steal %, at most, of both runs of a round for the "quiet rounds" medians),
 #   BENCH_ASYNC=1 (every throughput run again with synchronous_commit = off, a
 #   second column; doubles sections 1-2), BENCH_SECTIONS (enqueue,claim,wakeup,scale),
 #   BENCH_WAKEUPS (300 enqueues per wake-up measurement), BENCH_WAKEUP_GAP_MS (5),
@@ -97,6 +102,7 @@ LATENCY_SECONDS=${BENCH_LATENCY_SECONDS:-5}
 FINISHED=${BENCH_FINISHED:-10000000}
 DEEP=${BENCH_DEEP:-1000000}
 PROFILE=${BENCH_PROFILE:-0}
+QUIET_STEAL=${BENCH_QUIET_STEAL:-5}
 SOAK_CLIENTS=${BENCH_SOAK_CLIENTS:-4}
 SOAK_BACKLOG=${BENCH_SOAK_BACKLOG:-20000}
 SOAK_FAIL_PERCENT=${BENCH_SOAK_FAIL_PERCENT:-5}
@@ -285,7 +291,7 @@ summary() { SUMMARY+=("$*"); printf '%s\n' "$*"; }
 # A system is a name; run_system knows its script, how to prepare its table
 # and how to count its jobs. FIG[mode,system,round] holds jobs/s.
 
-declare -A FIG CPU LABEL ESTIMATE
+declare -A FIG CPU STEAL_OF LABEL ESTIMATE
 LABEL=([insert]="plain INSERT" [insert_audit]="INSERT + audit" [enqueue]="enqueue"
        [enqueue_quiet]="enq notify=off" [raw_claim]="raw pair" [raw_claim_audit]="raw pair+audit"
        [claim]="queue, 1/txn" [raw_batch_bare]="raw batch" [raw_batch]="raw batch+audit"
@@ -365,6 +371,7 @@ run_system() {
   ((FAILED == 0)) || { note+="  FAILED, see above"; jobs=n/a; cpu=n/a; }
   FIG[$mode,$system,$round]=$jobs
   CPU[$mode,$system,$round]=$cpu
+  STEAL_OF[$mode,$system,$round]=$STEAL
   printf '    %-16s commit=%-3s %10s jobs/s  %8.3f ms/txn  %7s us CPU/job  (steal %s%%, load avg %s)%s\n' \
     "${LABEL[$system]}" "$mode" "$jobs" "$LAT" "$cpu" "$STEAL" "$(cut -d' ' -f1 /proc/loadavg)" "$note"
 }
@@ -376,7 +383,7 @@ run_system() {
 # be "median": then the medians of the figures and of the per-round ratios.
 print_row() {
   local -n figures=$1
-  local table=$1 mode=$2 round=$3 system pair num den values=() r key
+  local table=$1 mode=$2 round=$3 system pair num den values=() quiet=() r key
   shift 3
   local row
   row=$(printf '  %-6s %-4s' "$round" "$mode")
@@ -397,13 +404,15 @@ print_row() {
     num=${pair%/*} den=${pair#*/}
     [[ $table == FIG ]] || { num=${pair#*/} den=${pair%/*}; }
     if [[ $round == median ]]; then
-      values=()
+      values=() quiet=()
       for ((r = 1; r <= ROUNDS; r++)); do
         values+=("$(ratio "${figures[$mode,$num,$r]}" "${figures[$mode,$den,$r]}")")
+        quiet_runs "$mode" "$r" "$num" "$den" && quiet+=("${values[-1]}")
       done
       key=$mode,$pair
       [[ $table == FIG ]] || key+=,$table
       MEDIAN_RATIO[$key]=$(median %.2f "${values[@]}")
+      QUIET_RATIO[$key]="$(median %.2f "${quiet[@]}")x (${#quiet[@]} of $ROUNDS rounds)"
       row+=$(printf ' %14s' "${MEDIAN_RATIO[$key]}")
     else
       row+=$(printf ' %14s' "$(ratio "${figures[$mode,$num,$round]}" "${figures[$mode,$den,$round]}")")
@@ -422,7 +431,19 @@ print_header() {
   printf '%s\n' "$row"
 }
 
-declare -A MEDIAN_RATIO
+# quiet_runs MODE ROUND SYSTEMS...: whether every one of the systems' runs
+# in that round had steal of at most QUIET_STEAL %. The medians over such
+# rounds show the systems compared on the machine's own speed.
+quiet_runs() {
+  local mode=$1 round=$2 system
+  shift 2
+  for system in "$@"; do
+    awk -v s="${STEAL_OF[$mode,$system,$round]:-n/a}" -v q="$QUIET_STEAL" \
+      'BEGIN { exit !(s != "n/a" && s + 0 <= q) }' || return 1
+  done
+}
+
+declare -A MEDIAN_RATIO QUIET_RATIO
 # run_group SYSTEMS... -- RATIOS...: the rounds, then the table with medians.
 # Each round starts one system further along the list, so that no system
 # always runs first (after the others' settle) or right after the same one.
@@ -478,6 +499,7 @@ section_enqueue() {
     summary "enqueue (notify on), synchronous_commit=$mode: median ${r}x of plain INSERT (target >= 0.85: $(verdict "$r" 0.85 ">="))"
     summary "  notify off: ${MEDIAN_RATIO[$mode,enqueue_quiet/insert]}x; plain INSERT + audit row: ${MEDIAN_RATIO[$mode,insert_audit/insert]}x"
     summary "  server CPU per job, plain INSERT's over each: enqueue ${MEDIAN_RATIO[$mode,enqueue/insert,CPU]}x, notify off ${MEDIAN_RATIO[$mode,enqueue_quiet/insert,CPU]}x, INSERT + audit row ${MEDIAN_RATIO[$mode,insert_audit/insert,CPU]}x"
+    summary "  quiet rounds (both runs with steal <= $QUIET_STEAL%): enqueue ${QUIET_RATIO[$mode,enqueue/insert]} of plain INSERT, CPU ${QUIET_RATIO[$mode,enqueue/insert,CPU]}; INSERT + audit row ${QUIET_RATIO[$mode,insert_audit/insert]}"
   done
   print_profile
   echo
@@ -500,10 +522,16 @@ section_claim() {
     r=${MEDIAN_RATIO[$mode,claim/raw_claim]}
     summary "claim + complete, synchronous_commit=$mode: median ${r}x of the raw pair (target >= 0.85: $(verdict "$r" 0.85 ">=")); ${MEDIAN_RATIO[$mode,claim/raw_claim_audit]}x of the raw pair with audit rows"
     summary "  server CPU per job, the baseline's over the queue's: ${MEDIAN_RATIO[$mode,claim/raw_claim,CPU]}x of the raw pair, ${MEDIAN_RATIO[$mode,claim/raw_claim_audit,CPU]}x of the raw pair with audit rows; batch ${MEDIAN_RATIO[$mode,batch/raw_batch,CPU]}x of the raw batch"
+    summary "  quiet rounds (both runs with steal <= $QUIET_STEAL%): ${QUIET_RATIO[$mode,claim/raw_claim]} of the raw pair, CPU ${QUIET_RATIO[$mode,claim/raw_claim,CPU]}; ${QUIET_RATIO[$mode,claim/raw_claim_audit]} of the raw pair with audit rows"
     values=()
     for ((round = 1; round <= ROUNDS; round++)); do values+=("${FIG[$mode,batch,$round]}"); done
     b=$(median %.0f "${values[@]}")
     summary "batch of $BATCH, synchronous_commit=$mode: median $b jobs/s (target >= 25000: $(verdict "$b" 25000 ">=")); ${MEDIAN_RATIO[$mode,batch/raw_batch]}x of the raw batch"
+    values=()
+    for ((round = 1; round <= ROUNDS; round++)); do
+      quiet_runs "$mode" "$round" batch && values+=("${FIG[$mode,batch,$round]}")
+    done
+    summary "  quiet runs (steal <= $QUIET_STEAL%): median $(median %.0f "${values[@]}") jobs/s (${#values[@]} of $ROUNDS runs); ${QUIET_RATIO[$mode,batch/raw_batch]} of the raw batch"
     values=()
     for ((round = 1; round <= ROUNDS; round++)); do values+=("${FIG[$mode,raw_batch_bare,$round]}"); done
     summary "  the raw batch without audit rows: median $(median %.0f "${values[@]}") jobs/s; with them ${MEDIAN_RATIO[$mode,raw_batch/raw_batch_bare]}x of that"
