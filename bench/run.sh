@@ -59,8 +59,10 @@
 #      past retention not pruned yet, sizes of queue.jobs and queue.job_events
 #      with their indexes, server CPU, buffer accesses and WAL bytes per
 #      completed job, steal, and a probe of the machine's speed; then the last
-#      minute's throughput and work per job as ratios of the first (and, with
-#      the held snapshot, the held soak's throughput over the plain one).
+#      minute's throughput and work per job as ratios of the first, the same
+#      throughput ratio over the quiet minutes (steal <= BENCH_QUIET_STEAL %)
+#      (and, with the held snapshot, the held soak's throughput over the plain
+#      one).
 #      The load runs BENCH_SOAK_WARMUP minutes first, printed as w1, w2, ...
 #      and left out of the ratios: pruning starts once the first jobs are a
 #      retention old, so the minutes before it are not the steady state.
@@ -69,7 +71,8 @@
 # Knobs (environment):
 #   BENCH_ROUNDS (4), BENCH_SECONDS (10, per system per round), BENCH_CLIENTS (4),
 #   BENCH_THREADS (2), BENCH_BATCH (100, jobs per batch claim), BENCH_QUIET_STEAL (5:
-#   the steal %, at most, of both runs of a round for the "quiet rounds" medians),
+#   the steal %, at most, of both runs of a round for the "quiet rounds" medians,
+#   and of a soak's quiet minutes),
 #   BENCH_ASYNC=1 (every throughput run again with synchronous_commit = off, a
 #   second column; doubles sections 1-2), BENCH_SECTIONS (enqueue,claim,wakeup,scale),
 #   BENCH_WAKEUPS (300 enqueues per wake-up measurement), BENCH_WAKEUP_GAP_MS (5),
@@ -766,7 +769,7 @@ soak() {
   settle
   echo "  -- $label"
   "$WORK/soak_load" "$CONNINFO" "$SOAK_CLIENTS" "$SOAK_WARMUP" "$SOAK_MINUTES" \
-    "$SOAK_FAIL_PERCENT" "$SOAK_POLL_EVERY" "$POSTMASTER" "$@" | tee "$WORK/soak.out"
+    "$SOAK_FAIL_PERCENT" "$SOAK_POLL_EVERY" "$POSTMASTER" "$QUIET_STEAL" "$@" | tee "$WORK/soak.out"
   SOAK_LINE=$(grep '^SOAK ' "$WORK/soak.out") || die "the soak driver failed"
 }
 
@@ -782,7 +785,8 @@ section_soak() {
   echo "   buffer accesses and WAL B/job = WAL bytes per completed job (every process), the work a job"
   echo "   costs in units the machine does not move; steal = the share of the machine's CPU time the"
   echo "   host took (a virtual machine's noisy neighbours), which slows the same work; probe = the"
-  echo "   CPU time a fixed piece of work (random reads over 16 MB) took in the driver that minute"
+  echo "   CPU time a fixed piece of work (random reads over 16 MB) took in the driver that minute,"
+  echo "   its thread's own CPU time (stolen time left out): the speed of the cores and memory"
   psql_q -c "UPDATE queue.settings SET retention = '1 minute', retry_delay = '1 second',
                                         retry_backoff = 1, max_retry_delay = '1 second'"
   soak "without a held snapshot"
@@ -793,6 +797,9 @@ section_soak() {
   summary "  work per job, last minute vs first: buffer accesses $(field buffers_last "$plain") vs $(field buffers_first "$plain") = $(field buffers_ratio "$plain")x, WAL $(field wal_last "$plain") vs $(field wal_first "$plain") bytes = $(field wal_ratio "$plain")x (above 1: the queue does more per job)"
   summary "  the machine: steal $(field steal_first "$plain")% in the first minute, $(field steal_last "$plain")% in the last; the probe took $(field probe_first "$plain") and $(field probe_last "$plain") ms"
   summary "  server CPU per job over the probe's time, last minute vs first: $(field cpu_probe_ratio "$plain")x (the CPU a job costs at the machine's speed of the minute)"
+  r=$(field quiet_ratio "$plain")
+  [[ $r == n/a ]] || r+=x
+  summary "  quiet minutes (steal <= $QUIET_STEAL%; $(field quiet_minutes "$plain") of $SOAK_MINUTES): the last $(field quiet_last "$plain") vs the first $(field quiet_first "$plain") completed/s = $r"
   if ((HOLD_SNAPSHOT == 1)); then
     echo
     soak "with a REPEATABLE READ transaction held open through the counted minutes (vacuum can remove nothing)" \

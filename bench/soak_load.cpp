@@ -2,7 +2,7 @@
 // a table per minute, to show decay and bloat.
 //
 //   soak_load CONNINFO CLIENTS WARMUP MINUTES FAIL_PERCENT POLL_EVERY SERVER_PID
-//             [hold-snapshot]
+//             QUIET_STEAL [hold-snapshot]
 //
 // Each of CLIENTS threads (one connection each, worker id soak-<n>, registered)
 // repeats one cycle:
@@ -43,10 +43,10 @@
 // hits and reads of the database, every process of the server) and WAL bytes
 // per completed job, and the machine: its steal (the share of its CPU time
 // the host took) and a probe, the CPU time a fixed piece of work takes in this
-// process (random reads over 16 MB, slowed as the server is by the caches and
-// memory the host shares with other guests). Decay in the queue's own work
-// shows in the work per job, and in the CPU per job over the probe; a fall in
-// throughput with those flat is the machine.
+// process (random reads over 16 MB, in the thread's own CPU time, which leaves
+// stolen time out: it shows the speed of the machine's cores and memory, not
+// the steal). Decay in the queue's own work shows in the work per job; a fall
+// in throughput with the work per job flat and the steal up is the machine.
 // The last line is for bench/run.sh (the counted minutes only):
 //   SOAK first=<completed/s> last=<completed/s> ratio=<last/first> mean=<completed/s>
 //        dequeue_p99=<ms> cpu_first=<us/job> cpu_last=<us/job> cpu_ratio=<last/first>
@@ -54,6 +54,11 @@
 //        wal_first=<bytes/job> wal_last=<bytes/job> wal_ratio=<last/first>
 //        steal_first=<%> steal_last=<%> probe_first=<ms> probe_last=<ms>
 //        cpu_probe_ratio=<cpu_ratio over the probe's last/first>
+//        quiet_minutes=<n> quiet_first=<completed/s> quiet_last=<completed/s>
+//        quiet_ratio=<last/first>
+// where the quiet minutes are the counted minutes with steal of at most
+// QUIET_STEAL %, so that the first and last of them compare the queue on the
+// machine's own speed (n/a with fewer than two).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -318,9 +323,10 @@ double ProbeMillis() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 8 || argc > 9 || (argc == 9 && std::strcmp(argv[8], "hold-snapshot") != 0)) {
+  if (argc < 9 || argc > 10 || (argc == 10 && std::strcmp(argv[9], "hold-snapshot") != 0)) {
     std::fprintf(stderr,
                  "usage: %s CONNINFO CLIENTS WARMUP MINUTES FAIL_PERCENT POLL_EVERY SERVER_PID"
+                 " QUIET_STEAL"
                  " [hold-snapshot]\n",
                  argv[0]);
     return 2;
@@ -332,7 +338,8 @@ int main(int argc, char** argv) {
   int fail_percent = std::atoi(argv[5]);
   int poll_every = std::atoi(argv[6]);
   std::string postmaster = argv[7];
-  bool hold_snapshot = argc == 9;
+  double quiet_steal = std::atof(argv[8]);
+  bool hold_snapshot = argc == 10;
 
   PGconn* monitor = Connect(conninfo);
   // Register the render workers before any claims (capacity: never the limit).
@@ -428,17 +435,30 @@ int main(int argc, char** argv) {
 
   double mean = 0;
   for (double x : per_minute) mean += x / per_minute.size();
+  std::vector<double> quiet;  // completed/s of the quiet minutes
+  for (size_t i = 0; i < per_minute.size(); i++)
+    if (steal_percent[i] <= quiet_steal) quiet.push_back(per_minute[i]);
+  std::string quiet_figures = "quiet_minutes=" + std::to_string(quiet.size());
+  if (quiet.size() >= 2) {
+    char figures[128];
+    std::snprintf(figures, sizeof figures, " quiet_first=%.1f quiet_last=%.1f quiet_ratio=%.2f",
+                  quiet.front(), quiet.back(), quiet.back() / quiet.front());
+    quiet_figures += figures;
+  } else {
+    quiet_figures += " quiet_first=n/a quiet_last=n/a quiet_ratio=n/a";
+  }
   std::printf(
       "SOAK first=%.1f last=%.1f ratio=%.2f mean=%.1f dequeue_p99=%.3f cpu_first=%.0f"
       " cpu_last=%.0f cpu_ratio=%.2f buffers_first=%.1f buffers_last=%.1f buffers_ratio=%.2f"
       " wal_first=%.0f wal_last=%.0f wal_ratio=%.2f steal_first=%.1f steal_last=%.1f"
-      " probe_first=%.1f probe_last=%.1f cpu_probe_ratio=%.2f\n",
+      " probe_first=%.1f probe_last=%.1f cpu_probe_ratio=%.2f %s\n",
       per_minute.front(), per_minute.back(), per_minute.back() / per_minute.front(), mean,
       Percentile(all_dequeue_ms, 0.99), cpu_per_job.front(), cpu_per_job.back(),
       cpu_per_job.back() / cpu_per_job.front(), buffers_per_job.front(), buffers_per_job.back(),
       buffers_per_job.back() / buffers_per_job.front(), wal_per_job.front(), wal_per_job.back(),
       wal_per_job.back() / wal_per_job.front(), steal_percent.front(), steal_percent.back(),
       probe_ms.front(), probe_ms.back(),
-      (cpu_per_job.back() / cpu_per_job.front()) / (probe_ms.back() / probe_ms.front()));
+      (cpu_per_job.back() / cpu_per_job.front()) / (probe_ms.back() / probe_ms.front()),
+      quiet_figures.c_str());
   return 0;
 }
