@@ -328,7 +328,7 @@ prepare_claims() {
 # run_system SYSTEM MODE ROUND: one pgbench run; prints a line, fills FIG.
 run_system() {
   local system=$1 mode=$2 round=$3 kind script options="" extra=() before after jobs note=""
-  local children cpu_before cpu_after done_jobs cpu machine_before
+  local children cpu_before cpu_after done_jobs cpu machine_before steal
   case $system in
     insert) kind=raw script=raw_insert.sql ;;
     insert_audit) kind=raw script=raw_insert_audit.sql ;;
@@ -354,7 +354,7 @@ run_system() {
   cpu_before=$(server_cpu_ticks)
   machine_before=$(machine_ticks)
   pgb "$script" "$options" -c "$CLIENTS" -j "$THREADS" -T "$SECONDS_PER_RUN" "${extra[@]}"
-  STEAL=$(steal_percent "$machine_before" "$(machine_ticks)")
+  steal=$(steal_percent "$machine_before" "$(machine_ticks)")
   await_children "$children"
   cpu_after=$(server_cpu_ticks)
   after=$(count_status "$kind" completed)
@@ -374,9 +374,9 @@ run_system() {
   ((FAILED == 0)) || { note+="  FAILED, see above"; jobs=n/a; cpu=n/a; }
   FIG[$mode,$system,$round]=$jobs
   CPU[$mode,$system,$round]=$cpu
-  STEAL_OF[$mode,$system,$round]=$STEAL
+  STEAL_OF[$mode,$system,$round]=$steal
   printf '    %-16s commit=%-3s %10s jobs/s  %8.3f ms/txn  %7s us CPU/job  (steal %s%%, load avg %s)%s\n' \
-    "${LABEL[$system]}" "$mode" "$jobs" "$LAT" "$cpu" "$STEAL" "$(cut -d' ' -f1 /proc/loadavg)" "$note"
+    "${LABEL[$system]}" "$mode" "$jobs" "$LAT" "$cpu" "$steal" "$(cut -d' ' -f1 /proc/loadavg)" "$note"
 }
 
 # print_row FIGURES MODE ROUND SYSTEMS... -- RATIOS...: one table row of FIG
@@ -415,7 +415,7 @@ print_row() {
       key=$mode,$pair
       [[ $table == FIG ]] || key+=,$table
       MEDIAN_RATIO[$key]=$(median %.2f "${values[@]}")
-      QUIET_RATIO[$key]="$(median %.2f "${quiet[@]}")x (${#quiet[@]} of $ROUNDS rounds)"
+      QUIET_RATIO[$key]="$(median %.2fx "${quiet[@]}") (${#quiet[@]} of $ROUNDS rounds)"
       row+=$(printf ' %14s' "${MEDIAN_RATIO[$key]}")
     else
       row+=$(printf ' %14s' "$(ratio "${figures[$mode,$num,$round]}" "${figures[$mode,$den,$round]}")")
