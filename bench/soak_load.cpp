@@ -320,6 +320,16 @@ double ProbeMillis() {
   return (end.tv_sec - start.tv_sec) * 1e3 + (end.tv_nsec - start.tv_nsec) / 1e6;
 }
 
+// One counted minute's figures.
+struct Minute {
+  double completed;  // claims completed a second
+  double cpu_us;     // server CPU per completed job
+  double buffers;    // shared buffer accesses per completed job
+  double wal_bytes;  // WAL bytes per completed job
+  double steal;      // % of the machine's CPU time the host took
+  double probe_ms;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -372,9 +382,7 @@ int main(int argc, char** argv) {
   for (int n = 0; n < clients; n++)
     threads.emplace_back(RunClient, conninfo, n, fail_percent, poll_every, &state[n]);
 
-  // The counted minutes.
-  std::vector<double> per_minute, cpu_per_job, buffers_per_job, wal_per_job, steal_percent,
-      probe_ms;
+  std::vector<Minute> counted_minutes;
   std::vector<double> all_dequeue_ms;
   Clock::time_point start = Clock::now(), last = start;
   double cpu_last = ServerCpuSeconds(postmaster);
@@ -406,12 +414,7 @@ int main(int argc, char** argv) {
     double completed = tally.completed / seconds;
     bool counted = minute > warmup;
     if (counted) {
-      per_minute.push_back(completed);
-      cpu_per_job.push_back(cpu_us_per_job);
-      buffers_per_job.push_back(buffers);
-      wal_per_job.push_back(wal);
-      steal_percent.push_back(steal);
-      probe_ms.push_back(probe);
+      counted_minutes.push_back({completed, cpu_us_per_job, buffers, wal, steal, probe});
       all_dequeue_ms.insert(all_dequeue_ms.end(), tally.dequeue_ms.begin(), tally.dequeue_ms.end());
     }
     std::string label = counted ? std::to_string(minute - warmup) : "w" + std::to_string(minute);
@@ -433,11 +436,13 @@ int main(int argc, char** argv) {
   }
   PQfinish(monitor);
 
+  const Minute& first = counted_minutes.front();
+  const Minute& last_minute = counted_minutes.back();
   double mean = 0;
-  for (double x : per_minute) mean += x / per_minute.size();
+  for (const Minute& m : counted_minutes) mean += m.completed / counted_minutes.size();
   std::vector<double> quiet;  // completed/s of the quiet minutes
-  for (size_t i = 0; i < per_minute.size(); i++)
-    if (steal_percent[i] <= quiet_steal) quiet.push_back(per_minute[i]);
+  for (const Minute& m : counted_minutes)
+    if (m.steal <= quiet_steal) quiet.push_back(m.completed);
   std::string quiet_figures = "quiet_minutes=" + std::to_string(quiet.size());
   if (quiet.size() >= 2) {
     char figures[128];
@@ -447,18 +452,17 @@ int main(int argc, char** argv) {
   } else {
     quiet_figures += " quiet_first=n/a quiet_last=n/a quiet_ratio=n/a";
   }
+  double cpu_ratio = last_minute.cpu_us / first.cpu_us;
   std::printf(
       "SOAK first=%.1f last=%.1f ratio=%.2f mean=%.1f dequeue_p99=%.3f cpu_first=%.0f"
       " cpu_last=%.0f cpu_ratio=%.2f buffers_first=%.1f buffers_last=%.1f buffers_ratio=%.2f"
       " wal_first=%.0f wal_last=%.0f wal_ratio=%.2f steal_first=%.1f steal_last=%.1f"
       " probe_first=%.1f probe_last=%.1f cpu_probe_ratio=%.2f %s\n",
-      per_minute.front(), per_minute.back(), per_minute.back() / per_minute.front(), mean,
-      Percentile(all_dequeue_ms, 0.99), cpu_per_job.front(), cpu_per_job.back(),
-      cpu_per_job.back() / cpu_per_job.front(), buffers_per_job.front(), buffers_per_job.back(),
-      buffers_per_job.back() / buffers_per_job.front(), wal_per_job.front(), wal_per_job.back(),
-      wal_per_job.back() / wal_per_job.front(), steal_percent.front(), steal_percent.back(),
-      probe_ms.front(), probe_ms.back(),
-      (cpu_per_job.back() / cpu_per_job.front()) / (probe_ms.back() / probe_ms.front()),
-      quiet_figures.c_str());
+      first.completed, last_minute.completed, last_minute.completed / first.completed, mean,
+      Percentile(all_dequeue_ms, 0.99), first.cpu_us, last_minute.cpu_us, cpu_ratio, first.buffers,
+      last_minute.buffers, last_minute.buffers / first.buffers, first.wal_bytes,
+      last_minute.wal_bytes, last_minute.wal_bytes / first.wal_bytes, first.steal,
+      last_minute.steal, first.probe_ms, last_minute.probe_ms,
+      cpu_ratio / (last_minute.probe_ms / first.probe_ms), quiet_figures.c_str());
   return 0;
 }
