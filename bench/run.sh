@@ -277,7 +277,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {
 median() {
   local format=$1
   shift
-  printf '%s\n' "$@" | grep -v '^n/a$' | sort -g |
+  (($#)) || { echo n/a; return; }  # printf would print one empty line
+  printf '%s\n' "$@" | { grep -v '^n/a$' || true; } | sort -g |
     awk -v f="$format\n" '{ v[NR] = $1 } END { if (!NR) print "n/a"
       else printf f, (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
