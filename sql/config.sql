@@ -57,6 +57,21 @@ SELECT qt.try($$INSERT INTO queue.settings DEFAULT VALUES$$);
 -- the row cannot be deleted: DELETE is refused with a message
 DELETE FROM queue.settings;
 SELECT count(*) AS settings_rows FROM queue.settings;
+-- ... nor from another trigger, where the first check lets it through (a
+-- restore replaces the row that way): the transaction is refused at commit
+CREATE TEMP TABLE settings_zapper (x integer);
+CREATE FUNCTION pg_temp.zap_settings() RETURNS trigger LANGUAGE plpgsql
+    AS $$ BEGIN DELETE FROM queue.settings; RETURN NULL; END $$;
+CREATE TRIGGER zap AFTER INSERT ON settings_zapper
+    FOR EACH ROW EXECUTE FUNCTION pg_temp.zap_settings();
+INSERT INTO settings_zapper VALUES (1);
+SELECT count(*) AS settings_rows FROM queue.settings;
+BEGIN;
+INSERT INTO settings_zapper VALUES (2);
+SET CONSTRAINTS ALL IMMEDIATE;
+ROLLBACK;
+DROP TABLE settings_zapper;
+SELECT count(*) AS settings_rows FROM queue.settings;
 -- boundary values are accepted
 SELECT qt.try($$UPDATE queue.settings SET max_concurrent = 0, retry_backoff = 1, retry_delay = '0',
                                           retention = '0', max_retries = 0$$);

@@ -53,6 +53,19 @@ TRUNCATE queue.jobs;
 PREPARE TRANSACTION 'queue_truncate';
 SELECT count(*) AS prepared FROM pg_prepared_xacts;
 SELECT pg_temp.counts();
+-- Nor can one that wrote queue.jobs without changing a count (a cancel
+-- request for a running job): it holds a lock that the counters' rebuild
+-- after a restart would wait for, and every caller with it. A transaction
+-- that only read the queue can be prepared.
+BEGIN;
+SELECT queue.cancel(min(id)) AS cancel_requested FROM queue.jobs WHERE status = 'processing';
+PREPARE TRANSACTION 'queue_cancel_running';
+SELECT count(*) AS prepared FROM pg_prepared_xacts;
+SELECT count(*) AS cancel_requested FROM queue.jobs WHERE cancel_requested;
+BEGIN;
+SELECT queued > 0 AS read_only FROM queue.stats();
+PREPARE TRANSACTION 'queue_read_only';
+COMMIT PREPARED 'queue_read_only';
 
 -- Resources: renaming one moves its unfinished jobs with it, so the running
 -- ones still count against its limit.
@@ -112,6 +125,17 @@ COMMIT;
 SELECT count(*) AS full_after_rebuild FROM queue.dequeue('w-cap', 5);
 UPDATE queue.workers SET capacity = 4 WHERE worker_id = 'w-cap';
 SELECT count(*) AS one_more_after_rebuild FROM queue.dequeue('w-cap', 5);
+SELECT pg_temp.counts();
+
+-- An admin who moves a queued job to another id moves it to another block
+-- of the position counters: positions stay exact on both sides.
+DELETE FROM queue.jobs;
+SELECT count(queue.enqueue('doubt')) AS enqueued FROM generate_series(1, 3);
+SELECT setval('queue.jobs_id_seq', (SELECT max(id) FROM queue.jobs) + 600) > 0 AS moved_on;
+UPDATE queue.jobs SET id = DEFAULT WHERE id = (SELECT min(id) FROM queue.jobs);
+SELECT array_agg(queue.position(id) ORDER BY id) AS positions FROM queue.jobs;
+SELECT count(queue.enqueue('doubt')) AS enqueued_after FROM generate_series(1, 2);
+SELECT array_agg(queue.position(id) ORDER BY id) AS positions FROM queue.jobs;
 SELECT pg_temp.counts();
 
 DROP EXTENSION queue CASCADE;

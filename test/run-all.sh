@@ -78,9 +78,9 @@ else
   failed=$((failed + 1)); failures+=("test cluster")
 fi
 # The upgrade test builds the old versions it upgrades from, each from its
-# last commit: 1.0, the first release, and 1.7, the one before the current.
+# last commit: 1.0, the first release, and 1.8, the one before the current.
 # Without the history (a shallow clone) it says so and skips.
-old_releases="1.0:ee351d8 1.7:b7968a7"
+old_releases="1.0:ee351d8 1.8:28ac4fd"
 tap_tests() {
   local old_sources=$work/old release
   mkdir -p "$old_sources"

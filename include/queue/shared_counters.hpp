@@ -106,6 +106,12 @@ void EnsureCountersValid(Oid jobs_relid);
 // Whether EnsureCountersValid ran for `jobs_relid` in this transaction.
 bool CountersValidated(Oid jobs_relid);
 
+// Whether this transaction holds a lock on queue.jobs that a rebuild of the
+// counters (ShareLock) waits for: it wrote the table. Such a transaction
+// cannot be prepared, or after a restart every caller would wait for its
+// COMMIT PREPARED.
+bool BlocksCounterRebuild();
+
 // Forget this database's counters at commit of a TRUNCATE.
 void InvalidateCounters();
 

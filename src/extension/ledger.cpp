@@ -185,8 +185,11 @@ void TransactionCallback(XactEvent event, void*) {
       break;
     case XACT_EVENT_PRE_PREPARE:
       // Counter changes are applied by this backend's commit callback, which
-      // a prepared transaction never reaches; nor would a TRUNCATE's.
-      if (!entries.empty() || !pending_stats.empty() || invalidate_at_commit)
+      // a prepared transaction never reaches; nor would a TRUNCATE's. A write
+      // that changed no count still holds a lock the counters' rebuild after
+      // a restart would wait for.
+      if (!entries.empty() || !pending_stats.empty() || invalidate_at_commit ||
+          BlocksCounterRebuild())
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                         errmsg("cannot prepare a transaction that changed queue jobs"),
                         errhint("Run queue functions outside two-phase transactions.")));

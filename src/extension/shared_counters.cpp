@@ -93,8 +93,11 @@ void StartupShmem() {
   memset(&info, 0, sizeof(info));
   info.keysize = sizeof(CounterKey);
   info.entrysize = sizeof(SharedCounter);
+  // Fixed size: a full hash refuses new counters (RaiseCountersFull) rather
+  // than take the rest of the server's shared memory, which the lock manager
+  // of every database grows into.
   counters = ShmemInitHash("queue counters", queue_max_counters, queue_max_counters, &info,
-                           HASH_ELEM | HASH_BLOBS);
+                           HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
   LWLockRelease(AddinShmemInitLock);
 }
 
@@ -430,6 +433,17 @@ void EnsureCountersValid(Oid jobs_relid) {
 
 bool CountersValidated(Oid jobs_relid) {
   return validated_in == MyProc->lxid && validated_relid == jobs_relid;
+}
+
+bool BlocksCounterRebuild() {
+  // Every write of queue.jobs validates the counters first (its statement
+  // trigger), which notes the table.
+  if (validated_in != MyProc->lxid || !OidIsValid(validated_relid)) return false;
+  LOCKTAG table;
+  SET_LOCKTAG_RELATION(table, MyDatabaseId, validated_relid);
+  for (LOCKMODE mode = AccessShareLock; mode <= MaxLockMode; mode++)
+    if (DoLockModesConflict(mode, ShareLock) && LockHeldByMe(&table, mode)) return true;
+  return false;
 }
 
 void InvalidateCounters() {
