@@ -165,6 +165,20 @@ void LowestQueuedIds(int64 (&lowest_ids)[policy::kPriorityCount]);
 // Queued jobs of a priority in the id blocks before `block`.
 int64 SumQueuedBefore(int priority, int64 block);
 
+// Whether this database's positions are counted in the table, not by the
+// position counters: its queued jobs' ids were spread over more blocks than
+// the counters have room for (a share of queue.max_counters). The counters
+// of id blocks and ranges are then dropped and no longer kept, positions
+// count the jobs ahead in the table, and claims scan their priority from
+// its first id. Everything else is counted as before.
+bool PositionsCountedInTable();
+
+// In a pass (SPI connected): while positions are counted in the table, every
+// 60 tick intervals (queue.tick_interval), whether the queued jobs' blocks
+// would fit the counters again (a scan of the queued jobs); the caller then
+// has the counters rebuilt.
+bool PositionCountersFitAgain();
+
 // Sum of the minutes in [from_minute, to_minute].
 MinuteStats SumMinuteStats(int64 from_minute, int64 to_minute);
 

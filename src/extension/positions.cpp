@@ -90,11 +90,12 @@ SavedPlan running_renders = {
     nullptr};
 
 // Queued jobs of priority $1 with ids from $2 up to, not including, $3: the
-// part of the job's block before it, or after it, whichever is shorter. The
-// count reads the dispatch index, and the table for each entry on a page
-// vacuum has not marked all-visible yet: in a live queue, most of those of
-// recent jobs.
-SavedPlan count_in_block = {
+// part of the job's block before it, or after it, whichever is shorter (or
+// all of its priority ahead of it, while positions are counted in the
+// table). The count reads the dispatch index, and the table for each entry
+// on a page vacuum has not marked all-visible yet: in a live queue, most of
+// those of recent jobs.
+SavedPlan count_queued_between = {
     "SELECT count(*) FROM queue.jobs"
     " WHERE status = 'queued' AND priority = $1::queue.priority AND id >= $2 AND id < $3",
     3,
@@ -103,11 +104,37 @@ SavedPlan count_in_block = {
 
 // Queued jobs of the priority named `priority_name` with ids from `from` up
 // to, not including, `to` (SPI connected; clobbers the current result).
-int64 CountInBlock(Datum priority_name, int64 from, int64 to) {
+int64 CountQueuedBetween(Datum priority_name, int64 from, int64 to) {
   if (from >= to) return 0;
   Datum args[3] = {priority_name, Int64GetDatum(from), Int64GetDatum(to)};
-  SpiRun(count_in_block, args, nullptr, SPI_OK_SELECT);
+  SpiRun(count_queued_between, args, nullptr, SPI_OK_SELECT);
   return DatumGetInt64(SpiValueNotNull(0, 1));
+}
+
+// Queued jobs of `priority` ahead of a queued job of it, from the position
+// counters (SPI connected; clobbers the current result).
+int64 CountedAheadInPriority(int64 job_id, policy::Priority priority, Datum priority_name) {
+  int64 block = job_id >> kIdBlockShift;
+  int64 ahead = VisibleQueuedBefore(static_cast<int>(priority), block);
+  // Within its block: the jobs before it, or the block's count less the job
+  // and the jobs after it, whichever part of the block is shorter.
+  const int64 block_start = block << kIdBlockShift;
+  const int64 block_end = (block + 1) << kIdBlockShift;
+  if (job_id - block_start <= block_end - (job_id + 1))
+    return ahead + CountQueuedBetween(priority_name, block_start, job_id);
+  return ahead + VisibleCount(MakeKey(CounterKind::kQueuedBlock, static_cast<int>(priority), block)) -
+         1 - CountQueuedBetween(priority_name, job_id + 1, block_end);
+}
+
+// Queued jobs of `priority` ahead of a queued job of it: from the counters,
+// or from the table while this database's positions are counted there (also
+// when that began while the counters were read, which drops them).
+int64 AheadInPriority(int64 job_id, policy::Priority priority, Datum priority_name) {
+  if (!PositionsCountedInTable()) {
+    int64 ahead = CountedAheadInPriority(job_id, priority, priority_name);
+    if (!PositionsCountedInTable()) return ahead;
+  }
+  return CountQueuedBetween(priority_name, 0, job_id);
 }
 
 // Whether a queued job of `priority` or one dispatched before it may be
@@ -136,20 +163,9 @@ int64 QueuePosition(int64 job_id, policy::Priority priority) {
   for (policy::Priority higher : policy::kAllPriorities)
     if (policy::DispatchedBefore(higher, priority))
       ahead += VisibleCount(MakeKey(CounterKind::kQueuedPriority, static_cast<int>(higher)));
-  int64 block = job_id >> kIdBlockShift;
-  ahead += VisibleQueuedBefore(static_cast<int>(priority), block);
-  // Within its block: the jobs before it, or the block's count less the job
-  // and the jobs after it, whichever part of the block is shorter.
   std::string_view name = policy::PriorityName(priority);
   Datum priority_name = PointerGetDatum(cstring_to_text_with_len(name.data(), name.size()));
-  const int64 block_start = block << kIdBlockShift;
-  const int64 block_end = (block + 1) << kIdBlockShift;
-  if (job_id - block_start <= block_end - (job_id + 1)) {
-    ahead += CountInBlock(priority_name, block_start, job_id);
-  } else {
-    ahead += VisibleCount(MakeKey(CounterKind::kQueuedBlock, static_cast<int>(priority), block)) -
-             1 - CountInBlock(priority_name, job_id + 1, block_end);
-  }
+  ahead += AheadInPriority(job_id, priority, priority_name);
   if (!ScheduledJobsUpTo(priority)) return ahead + 1;
   int64 lowest_ids[policy::kPriorityCount];
   LowestQueuedIds(lowest_ids);

@@ -46,6 +46,8 @@ struct DatabaseSlot {
   Oid jobs_relid;                              // queue.jobs the counters describe
   int64 refused_results;                       // complete()/fail() of attempts not held
   int64 lowest_block[policy::kPriorityCount];  // no queued block below this
+  bool positions_in_table;        // the position counters did not fit (PositionsCountedInTable)
+  TimestampTz positions_checked;  // when a pass last counted whether they would
   MinuteStats minutes[kMinuteSlots];           // ring indexed by minute % kMinuteSlots
   TimestampTz renders_read_at;                 // when `renders` was read (0: never)
   int renders_count;
@@ -135,6 +137,12 @@ void RemoveDatabaseCounters(Oid database) {
   }
 }
 
+// Counters of id blocks and ranges come and go with the queue, as many as
+// its jobs' ids are spread: they may fill the hash up to this many entries,
+// and the rest stays for the counters the limits need, which are few. (Ids
+// cost nothing to spread: a rolled-back enqueue uses one up.)
+long PositionCounterBudget() { return queue_max_counters / 4 * 3; }
+
 // Find or create a counter under the exclusive lock; nullptr when the hash is full.
 SharedCounter* EnterCounterOrNull(const CounterKey& key) {
   bool found = false;
@@ -161,6 +169,41 @@ SharedCounter* EnterCounter(const CounterKey& key) {
   SharedCounter* counter = EnterCounterOrNull(key);
   if (counter == nullptr) RaiseCountersFull();
   return counter;
+}
+
+// Find or create a position counter of `slot`'s database under the exclusive
+// lock; nullptr while its positions are counted in the table, which starts
+// now when a new counter would pass the budget (*moved is then set).
+SharedCounter* PositionCounterOrNull(DatabaseSlot* slot, const CounterKey& key, bool* moved) {
+  if (slot->positions_in_table) return nullptr;
+  if (auto* counter = static_cast<SharedCounter*>(hash_search(counters, &key, HASH_FIND, nullptr)))
+    return counter;
+  if (hash_get_num_entries(counters) < PositionCounterBudget()) {
+    if (SharedCounter* counter = EnterCounterOrNull(key)) return counter;
+  }
+  slot->positions_in_table = true;
+  slot->positions_checked = GetCurrentTimestamp();
+  *moved = true;
+  return nullptr;
+}
+
+// Whether a counter is no longer needed once unpinned: empty, or counting
+// positions of a database whose positions are counted in the table.
+bool Unneeded(const SharedCounter& counter, const DatabaseSlot* slot) {
+  if (!IsTransientKind(counter.key.kind)) return false;
+  return counter.value == 0 ||
+         (slot != nullptr && slot->positions_in_table && IsQueuedPositionKind(counter.key.kind));
+}
+
+void LogPositionsInTable() {
+  ereport(LOG, (errmsg("queue: positions in database %u are counted in the table from now on",
+                       MyDatabaseId),
+                errdetail("The queued jobs' ids are spread over more blocks than the counters "
+                          "have room for (%ld of queue.max_counters = %d).",
+                          PositionCounterBudget(), queue_max_counters),
+                errhint("Positions take longer in a long queue until its jobs fit again (checked "
+                        "every 60 tick intervals), or raise queue.max_counters and restart the "
+                        "server.")));
 }
 
 // Free the slots and counters of databases dropped since they used queue.
@@ -222,6 +265,12 @@ SavedPlan count_queued_blocks = {
     0,
     {},
     nullptr};
+SavedPlan count_queued_block_keys = {
+    "SELECT count(*) FROM (SELECT DISTINCT priority, id >> 8 FROM queue.jobs"
+    " WHERE status = 'queued') blocks",
+    0,
+    {},
+    nullptr};
 SavedPlan count_queued_scheduled = {
     "SELECT priority::text, count(*) FROM queue.jobs"
     " WHERE status = 'queued' AND run_at > enqueued_at GROUP BY priority",
@@ -243,7 +292,7 @@ uint64 RunCount(SavedPlan& plan, CountSnapshot snapshot) {
 // Count queue.jobs into rows palloc'd in the caller's memory context (no lock
 // held: the scan may be long).
 RebuiltCount* CountJobs(CountSnapshot snapshot, int* count_out) {
-  static_assert(kIdBlockShift == 8, "count_queued_blocks groups ids by 256");
+  static_assert(kIdBlockShift == 8, "count_queued_blocks and _block_keys group ids by 256");
   PinSearchPath();
   SpiConnect();
   int capacity = 16;
@@ -339,7 +388,14 @@ void RebuildCounters(Oid jobs_relid) {
   }
   for (int p = 0; p < policy::kPriorityCount; p++) slot->lowest_block[p] = PG_INT64_MAX;
   slot->renders_read_at = 0;
+  long position_rows = 0;
+  for (int i = 0; i < count; i++) position_rows += IsQueuedPositionKind(rows[i].key.kind) ? 1 : 0;
+  const bool was_in_table = slot->positions_in_table;
+  slot->positions_in_table =
+      hash_get_num_entries(counters) + position_rows > PositionCounterBudget();
+  slot->positions_checked = GetCurrentTimestamp();
   for (int i = 0; i < count; i++) {
+    if (slot->positions_in_table && IsQueuedPositionKind(rows[i].key.kind)) continue;
     SharedCounter* counter = EnterCounter(rows[i].key);
     counter->value = rows[i].count;
     if (rows[i].key.kind == static_cast<uint8>(CounterKind::kQueuedBlock)) {
@@ -349,8 +405,13 @@ void RebuildCounters(Oid jobs_relid) {
   }
   slot->jobs_relid = jobs_relid;
   slot->valid = true;
+  const bool in_table = slot->positions_in_table;
   LWLockRelease(shared->lock);
   elog(DEBUG1, "queue: rebuilt %d counters of database %u from queue.jobs", count, MyDatabaseId);
+  if (in_table && !was_in_table) LogPositionsInTable();
+  if (was_in_table && !in_table)
+    ereport(LOG, (errmsg("queue: positions in database %u are counted by the counters again",
+                         MyDatabaseId)));
   pfree(rows);
 }
 
@@ -455,19 +516,27 @@ void InvalidateCounters() {
 }
 
 void PinCounters(const CounterKey* keys, int count, SharedCounter** pinned) {
+  bool moved_to_table = false;
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  DatabaseSlot* slot = FindSlot(false);  // created by the validation before any pin
   for (int i = 0; i < count; i++) {
-    pinned[i] = EnterCounterOrNull(keys[i]);
+    if (slot != nullptr && IsQueuedPositionKind(keys[i].kind)) {
+      pinned[i] = PositionCounterOrNull(slot, keys[i], &moved_to_table);
+      if (pinned[i] == nullptr) continue;  // positions are counted in the table
+    } else {
+      pinned[i] = EnterCounterOrNull(keys[i]);
+    }
     if (pinned[i] == nullptr) {
-      for (int j = 0; j < i; j++) pinned[j]->pins--;  // nothing of this call stays pinned
+      for (int j = 0; j < i; j++)  // nothing of this call stays pinned
+        if (pinned[j] != nullptr) pinned[j]->pins--;
       RaiseCountersFull();
     }
     pinned[i]->pins++;
-    DatabaseSlot* slot = FindSlot(false);  // created by the validation before any pin
     if (slot != nullptr && keys[i].kind == static_cast<uint8>(CounterKind::kQueuedBlock))
       slot->lowest_block[keys[i].slot] = std::min(slot->lowest_block[keys[i].slot], keys[i].block);
   }
   LWLockRelease(shared->lock);
+  if (moved_to_table) LogPositionsInTable();
 }
 
 int AddUpToLimit(SharedCounter* counter, int wanted, int limit) {
@@ -518,11 +587,13 @@ void AdvanceLowestBlock(const CounterKey& emptied) {
 void SettleCounters(const std::vector<std::pair<SharedCounter*, int64>>& settlements) noexcept {
   if (settlements.empty()) return;
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  const DatabaseSlot* slot = FindSlot(false);
   for (const auto& [counter, delta] : settlements) {
+    if (counter == nullptr) continue;  // a position counted in the table
     counter->value += delta;
     counter->pins--;
     // Empty id blocks and idle worker ids come and go; other counters are few.
-    if (counter->pins == 0 && counter->value == 0 && IsTransientKind(counter->key.kind)) {
+    if (counter->pins == 0 && Unneeded(*counter, slot)) {
       CounterKey emptied = counter->key;
       hash_search(counters, &counter->key, HASH_REMOVE, nullptr);
       AdvanceLowestBlock(emptied);
@@ -535,7 +606,9 @@ void LowestQueuedIds(int64 (&lowest_ids)[policy::kPriorityCount]) {
   LWLockAcquire(shared->lock, LW_SHARED);
   DatabaseSlot* slot = FindSlot(false);
   for (int p = 0; p < policy::kPriorityCount; p++) {
-    int64 block = slot != nullptr && !ReadingStandbyCounts() ? slot->lowest_block[p] : 0;
+    int64 block = slot != nullptr && !ReadingStandbyCounts() && !slot->positions_in_table
+                      ? slot->lowest_block[p]
+                      : 0;
     lowest_ids[p] = block == PG_INT64_MAX ? PG_INT64_MAX : block << kIdBlockShift;
   }
   LWLockRelease(shared->lock);
@@ -644,6 +717,35 @@ int64 SumQueuedBefore(int priority, int64 block) {
   return sum;
 }
 
+bool PositionsCountedInTable() {
+  if (ReadingStandbyCounts()) return false;  // a standby's counts of the table have every block
+  LWLockAcquire(shared->lock, LW_SHARED);
+  const DatabaseSlot* slot = FindSlot(false);
+  bool in_table = slot != nullptr && slot->positions_in_table;
+  LWLockRelease(shared->lock);
+  return in_table;
+}
+
+bool PositionCountersFitAgain() {
+  // A minute at the default interval: the count scans every queued job.
+  const long recheck_millis = 60L * queue_tick_interval;
+  const TimestampTz now = GetCurrentTimestamp();
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  DatabaseSlot* slot = FindSlot(false);
+  bool due = slot != nullptr && slot->positions_in_table &&
+             now >= TimestampTzPlusMilliseconds(slot->positions_checked, recheck_millis);
+  if (due) slot->positions_checked = now;
+  LWLockRelease(shared->lock);
+  if (!due) return false;
+  SpiRun(count_queued_block_keys, nullptr, nullptr, SPI_OK_SELECT);
+  const int64 blocks = DatumGetInt64(SpiValueNotNull(0, 1));
+  LWLockAcquire(shared->lock, LW_SHARED);
+  // A counter per block, and at most as many for their ranges.
+  bool fit = hash_get_num_entries(counters) + 2 * blocks <= PositionCounterBudget();
+  LWLockRelease(shared->lock);
+  return fit;
+}
+
 MinuteStats SumMinuteStats(int64 from_minute, int64 to_minute) {
   MinuteStats sum{to_minute, 0, 0, 0, 0, 0};
   LWLockAcquire(shared->lock, LW_SHARED);
@@ -721,7 +823,7 @@ void CompactCounters() {
     while (auto* counter = static_cast<SharedCounter*>(hash_seq_search(&scan))) {
       if (counter->key.database != MyDatabaseId || !IsQueuedPositionKind(counter->key.kind))
         continue;
-      if (counter->value == 0 && counter->pins == 0) {
+      if (counter->pins == 0 && Unneeded(*counter, slot)) {
         hash_search(counters, &counter->key, HASH_REMOVE, nullptr);
       } else if (counter->key.kind == static_cast<uint8>(CounterKind::kQueuedBlock)) {
         lowest[counter->key.slot] = std::min(lowest[counter->key.slot], counter->key.block);

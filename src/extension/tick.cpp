@@ -10,6 +10,7 @@
 #include "queue/boundary.hpp"
 #include "queue/config.hpp"
 #include "queue/datums.hpp"
+#include "queue/ledger.hpp"
 #include "queue/notify.hpp"
 #include "queue/positions.hpp"
 #include "queue/shared_counters.hpp"
@@ -264,6 +265,8 @@ TickResult RunTick() {
 
   result.pruned = PruneFinished(config);
   CompactCounters();
+  // Rebuilt after this pass, the counters take the positions back.
+  if (PositionCountersFitAgain()) InvalidateCountersAtCommit();
   ShareRunningRenders();
 
   result.events_wait = RunMonitorPass();

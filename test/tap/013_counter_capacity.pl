@@ -1,0 +1,98 @@
+# The counters' room is fixed: queued jobs whose ids are spread over more
+# blocks than the position counters have room for (ids cost nothing to
+# spread: a rolled-back enqueue uses one up) move this database's positions
+# to counts of the table. Enqueues, claims and positions go on, exact; the
+# server's other shared memory is untouched; a restart counts the same way;
+# and once the jobs fit again a pass gives the positions back to the counters.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes ();
+
+my $node = PostgreSQL::Test::Cluster->new('counter_capacity');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'queue'
+queue.enabled = off
+queue.max_counters = 1024
+queue.tick_interval = '10ms'
+});
+$node->start;
+$node->safe_psql('postgres', q{
+CREATE EXTENSION queue;
+UPDATE queue.settings SET max_concurrent = 100000;
+DELETE FROM queue.peak_windows;
+});
+
+# Every queued job's position against its place in dispatch order, and the
+# counters against the table.
+my $misplaced = q{
+SELECT count(*) FROM (
+  SELECT queue.position(id) AS position, row_number() OVER (ORDER BY priority, id) AS place
+    FROM queue.jobs WHERE status = 'queued') p
+ WHERE position IS DISTINCT FROM place};
+my $counts = q{
+SELECT format('%s/%s', s.queued, (SELECT count(*) FROM queue.jobs WHERE status = 'queued'))
+  FROM queue.stats() s};
+my $shared_outside_names = q{SELECT size FROM pg_shmem_allocations WHERE name = '<anonymous>'};
+
+my $anonymous_before = $node->safe_psql('postgres', $shared_outside_names);
+
+# 1,500 queued jobs, each in a block of ids of its own, in all priorities:
+# a counter for each block, past the 768 the counters keep room for.
+my $offset = -s $node->logfile;
+$node->safe_psql('postgres', q{
+INSERT INTO queue.jobs (id, job_type, priority, owner, max_attempts, timeout)
+OVERRIDING SYSTEM VALUE
+SELECT i * 256, 'daily_ca', (ARRAY['high', 'medium', 'low'])[1 + i % 3]::queue.priority,
+       current_user::regrole, 4, '10 minutes'
+  FROM generate_series(1, 1500) i;
+SELECT setval('queue.jobs_id_seq', 1501 * 256);
+});
+ok($node->log_contains('positions in database \d+ are counted in the table', $offset),
+	'spread ids move the positions to the table, and the server log says so');
+is($node->safe_psql('postgres', q{SELECT queue.enqueue('doubt') > 0}), 't',
+	'enqueues go on');
+is($node->safe_psql('postgres', $misplaced), '0', 'every position is its place in dispatch order');
+is($node->safe_psql('postgres', $counts), '1501/1501', 'the counters equal the table');
+is($node->safe_psql('postgres', q{SELECT id FROM queue.dequeue('w1', 1)}), '768',
+	'a claim takes the first job in dispatch order');
+is($node->safe_psql('postgres', $shared_outside_names), $anonymous_before,
+	'the counters took no shared memory beyond their own');
+
+# A restart counts the table again, into the same room.
+$offset = -s $node->logfile;
+$node->restart;
+is($node->safe_psql('postgres', $misplaced), '0', 'after a restart, positions are exact');
+ok($node->log_contains('positions in database \d+ are counted in the table', $offset),
+	'... counted in the table again');
+is($node->safe_psql('postgres', $counts), '1500/1500', '... and the counters equal the table');
+
+# Most jobs leave: a pass finds that the blocks fit again, and the counters
+# are rebuilt with them.
+$offset = -s $node->logfile;
+$node->safe_psql('postgres', q{DELETE FROM queue.jobs WHERE id > 100 * 256 AND id < 1500 * 256});
+ok(wait_for_log($node, 'positions in database \d+ are counted by the counters again', $offset),
+	'once the jobs fit, a pass gives the positions back to the counters');
+is($node->safe_psql('postgres', $misplaced), '0', 'positions from the counters are exact');
+is($node->safe_psql('postgres', $counts), '101/101', 'the counters equal the table');
+is($node->safe_psql('postgres', q{SELECT queue.enqueue('doubt') > 0}), 't', 'enqueues go on');
+is($node->safe_psql('postgres', $misplaced), '0', '... and positions with them');
+
+# Run passes, each followed by a call that rebuilds the counters when the
+# pass asked for it, until the server log has `pattern` past `offset` (the
+# check comes every 60 tick intervals: 0.6 s here).
+sub wait_for_log {
+	my ($node, $pattern, $offset) = @_;
+	for (1 .. 300) {
+		$node->safe_psql('postgres', q{SELECT queue.tick(); SELECT queued FROM queue.stats()});
+		return 1 if $node->log_contains($pattern, $offset);
+		Time::HiRes::usleep(10_000);
+	}
+	return 0;
+}
+
+$node->stop;
+done_testing();
