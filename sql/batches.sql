@@ -22,5 +22,15 @@ SELECT queue.enqueue_batch('weekly_recap', 'ca:y', ARRAY['{}']::jsonb[]);
 \set VERBOSITY default
 \set SHOW_CONTEXT never
 SELECT queue.enqueue_batch('weekly_recap', 'ca:y', ARRAY['{}']::jsonb[]);
+-- ... also with no payloads, which used to record a batch that added nothing
+-- and kept its key from every later call
+SELECT queue.enqueue_batch('weekly_recap', 'ca:z', '{}'::jsonb[]);
+-- a key too long for the dedupe keys made of it (at most 200 characters
+-- with ':' and the payload's number), an empty key, payloads in two dimensions
+SELECT queue.enqueue_batch('daily_ca', repeat('k', 199), ARRAY['{}', '{}']::jsonb[]);
+SELECT queue.enqueue_batch('daily_ca', '', ARRAY['{}']::jsonb[]);
+SELECT queue.enqueue_batch('daily_ca', 'ca:2d', '{{"{}"}, {"{}"}}'::jsonb[]);
 SELECT count(*) AS jobs, (SELECT count(*) FROM queue.batches) AS batches FROM queue.jobs;
+-- the longest key that fits
+SELECT queue.enqueue_batch('daily_ca', repeat('k', 198), ARRAY['{}', '{}']::jsonb[]) AS added;
 DROP EXTENSION queue;

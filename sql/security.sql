@@ -131,6 +131,9 @@ SELECT qt.try(format('SELECT queue.fail(%s, %L, %L)', :adhoc_job, 'adhoc', 'forg
 -- Nor can bob register the id alice runs jobs under without registering it,
 -- which would lock her out of it and let her running job be recovered.
 SELECT qt.try($$SELECT queue.register_worker('adhoc')$$);
+-- ... nor claim under it, which would share her id's running count and keep
+-- her from registering it while his job runs.
+SELECT qt.try($$SELECT queue.dequeue('adhoc')$$);
 RESET ROLE;
 SELECT capacity, state, owner FROM queue.workers WHERE worker_id = 'box-1';
 SELECT count(*) AS adhoc_registered FROM queue.workers WHERE worker_id = 'adhoc';

@@ -33,6 +33,12 @@ struct RegisteredWorker {
 // current. Call with SPI connected.
 const RegisteredWorker& LookUpWorker(const char* worker_id);
 
+// Refuse (42501) a worker id under which a role the caller may not act for
+// runs attempts: an id used without registration still belongs to the roles
+// whose jobs it runs, so nobody else may claim under it (sharing its running
+// count) or register it (locking them out of it). Call with SPI connected.
+void RequireNoForeignAttempts(const char* worker_id);
+
 // From the trigger on queue.workers: this transaction changed the table.
 // Until it ends, this backend reads rows afresh (it sees its own changes,
 // which may yet roll back); at commit, every backend's copies go.

@@ -168,7 +168,10 @@ WorkerSlots ReadWorker(const Config& config, const char* worker_id, int max_jobs
   // `row` lives in the backend's copies, which mark_alive below empties (the
   // trigger on queue.workers): every use of it comes before.
   const RegisteredWorker& row = LookUpWorker(worker_id);
-  if (!row.registered) return slots;
+  if (!row.registered) {
+    RequireNoForeignAttempts(worker_id);
+    return slots;
+  }
   CheckWorkerAccess(worker_id, row.owner);
   slots.registered = true;
   slots.draining = row.draining;

@@ -13,6 +13,7 @@
 #include "queue/boundary.hpp"
 #include "queue/config.hpp"
 #include "queue/datums.hpp"
+#include "queue/registered_workers.hpp"
 #include "queue/spi.hpp"
 
 namespace queue {
@@ -36,8 +37,7 @@ SavedPlan upsert_worker = {
     nullptr};
 
 // A running attempt under the worker id that a role other than the caller
-// ($2) claimed: an id used without registration still belongs to the roles
-// whose jobs it runs, so nobody else may register it and lock them out.
+// ($2) claimed (see RequireNoForeignAttempts).
 SavedPlan foreign_attempt = {
     "SELECT 1 FROM queue.jobs WHERE status = 'processing' AND worker_id = $1"
     "   AND worker_role IS NOT NULL AND NOT pg_has_role($2, worker_role, 'USAGE') LIMIT 1",
@@ -78,6 +78,16 @@ void UpdateOwnWorker(SavedPlan& update, const char* worker_id, Datum id) {
   CheckWorkerAccess(worker_id, no_owner ? InvalidOid : DatumGetObjectId(owner));
 }
 
+}  // namespace
+
+void RequireNoForeignAttempts(const char* worker_id) {
+  if (CallerIsQueueAdmin()) return;
+  Datum claimer[2] = {CStringGetTextDatum(worker_id), ObjectIdGetDatum(CallingRole())};
+  if (SpiRun(foreign_attempt, claimer, nullptr, SPI_OK_SELECT) > 0) RaiseForeignWorker(worker_id);
+}
+
+namespace {
+
 Datum RegisterWorker(FunctionCallInfo fcinfo) {
   const Config& config = RefreshConfig();
   char* worker_id = RequiredText(fcinfo, 0, "worker_id", kMaxIdLength);
@@ -96,9 +106,7 @@ Datum RegisterWorker(FunctionCallInfo fcinfo) {
   char nulls[5] = {' ', PG_ARGISNULL(1) ? 'n' : ' ', ' ', ' ', ' '};
   TupleDesc desc = ResultRowDescriptor(fcinfo);
   SpiConnect();
-  Datum claimer[2] = {args[0], args[3]};
-  if (!DatumGetBool(args[4]) && SpiRun(foreign_attempt, claimer, nullptr, SPI_OK_SELECT) > 0)
-    RaiseForeignWorker(worker_id);
+  RequireNoForeignAttempts(worker_id);
   if (SpiRun(upsert_worker, args, nulls, SPI_OK_INSERT_RETURNING) == 0)
     RaiseForeignWorker(worker_id);
   HeapTupleHeader row = SPI_returntuple(SPI_tuptable->vals[0], desc);
