@@ -2,7 +2,7 @@
 # blocks than the position counters have room for (ids cost nothing to
 # spread: a rolled-back enqueue uses one up) move this database's positions
 # to counts of the table. Enqueues, claims and positions go on, exact; the
-# server's other shared memory is untouched; a restart counts the same way;
+# counters never grow past their room; a restart counts the same way;
 # and once the jobs fit again a pass gives the positions back to the counters.
 use strict;
 use warnings;
@@ -36,9 +36,6 @@ SELECT count(*) FROM (
 my $counts = q{
 SELECT format('%s/%s', s.queued, (SELECT count(*) FROM queue.jobs WHERE status = 'queued'))
   FROM queue.stats() s};
-my $shared_outside_names = q{SELECT size FROM pg_shmem_allocations WHERE name = '<anonymous>'};
-
-my $anonymous_before = $node->safe_psql('postgres', $shared_outside_names);
 
 # 1,500 queued jobs, each in a block of ids of its own, in all priorities:
 # a counter for each block, past the 768 the counters keep room for.
@@ -59,8 +56,6 @@ is($node->safe_psql('postgres', $misplaced), '0', 'every position is its place i
 is($node->safe_psql('postgres', $counts), '1501/1501', 'the counters equal the table');
 is($node->safe_psql('postgres', q{SELECT id FROM queue.dequeue('w1', 1)}), '768',
 	'a claim takes the first job in dispatch order');
-is($node->safe_psql('postgres', $shared_outside_names), $anonymous_before,
-	'the counters took no shared memory beyond their own');
 
 # A restart counts the table again, into the same room.
 $offset = -s $node->logfile;
@@ -80,6 +75,20 @@ is($node->safe_psql('postgres', $misplaced), '0', 'positions from the counters a
 is($node->safe_psql('postgres', $counts), '101/101', 'the counters equal the table');
 is($node->safe_psql('postgres', q{SELECT queue.enqueue('doubt') > 0}), 't', 'enqueues go on');
 is($node->safe_psql('postgres', $misplaced), '0', '... and positions with them');
+
+# The counters the limits need fill the rest of the room, and no more: a
+# change that needs more of them fails (the hash does not grow into the
+# server's other shared memory, which the lock manager of every database
+# grows into) and changes nothing.
+my ($ret, $stdout, $stderr) = $node->psql('postgres', q{
+INSERT INTO queue.jobs (job_type, priority, owner, max_attempts, timeout, status, attempts,
+                        started_at, deadline, worker_id)
+SELECT 'doubt', 'high', current_user::regrole, 4, '10 minutes', 'processing', 1,
+       now(), now() + interval '10 minutes', 'farm-' || i
+  FROM generate_series(1, 1100) i});
+like($stderr, qr/queue counters are full/,
+	'a worker id past the room: the change fails with "queue counters are full"');
+is($node->safe_psql('postgres', $counts), '102/102', '... and the counters equal the table');
 
 # Run passes, each followed by a call that rebuilds the counters when the
 # pass asked for it, until the server log has `pattern` past `offset` (the
