@@ -122,8 +122,9 @@ int64 CountedAheadInPriority(int64 job_id, policy::Priority priority, Datum prio
   const int64 block_end = (block + 1) << kIdBlockShift;
   if (job_id - block_start <= block_end - (job_id + 1))
     return ahead + CountQueuedBetween(priority_name, block_start, job_id);
-  return ahead + VisibleCount(MakeKey(CounterKind::kQueuedBlock, static_cast<int>(priority), block)) -
-         1 - CountQueuedBetween(priority_name, job_id + 1, block_end);
+  return ahead +
+         VisibleCount(MakeKey(CounterKind::kQueuedBlock, static_cast<int>(priority), block)) - 1 -
+         CountQueuedBetween(priority_name, job_id + 1, block_end);
 }
 
 // Queued jobs of `priority` ahead of a queued job of it: from the counters,

@@ -46,10 +46,10 @@ struct DatabaseSlot {
   Oid jobs_relid;                              // queue.jobs the counters describe
   int64 refused_results;                       // complete()/fail() of attempts not held
   int64 lowest_block[policy::kPriorityCount];  // no queued block below this
-  bool positions_in_table;        // the position counters did not fit (PositionsCountedInTable)
-  TimestampTz positions_checked;  // when a pass last counted whether they would
-  MinuteStats minutes[kMinuteSlots];           // ring indexed by minute % kMinuteSlots
-  TimestampTz renders_read_at;                 // when `renders` was read (0: never)
+  bool positions_in_table;            // the position counters did not fit (PositionsCountedInTable)
+  TimestampTz positions_checked;      // when a pass last counted whether they would
+  MinuteStats minutes[kMinuteSlots];  // ring indexed by minute % kMinuteSlots
+  TimestampTz renders_read_at;        // when `renders` was read (0: never)
   int renders_count;
   RunningRender renders[kMaxSharedRenders];  // see PublishRunningRenders
 };
