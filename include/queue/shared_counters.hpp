@@ -170,14 +170,11 @@ int64 SumQueuedBefore(int priority, int64 block);
 // the counters have room for (a share of queue.max_counters). The counters
 // of id blocks and ranges are then dropped and no longer kept, positions
 // count the jobs ahead in the table, and claims scan their priority from
-// its first id. Everything else is counted as before.
+// its first id. Everything else is counted as before. The next rebuild of
+// the counters (a restart, TRUNCATE) takes them back if they fit: leaving
+// in the middle of the day would mean a rebuild, which waits for every
+// open transaction that wrote queue.jobs, and every caller with it.
 bool PositionsCountedInTable();
-
-// In a pass (SPI connected): while positions are counted in the table, every
-// 60 tick intervals (queue.tick_interval), whether the queued jobs' blocks
-// would fit the counters again (a scan of the queued jobs); the caller then
-// has the counters rebuilt.
-bool PositionCountersFitAgain();
 
 // Sum of the minutes in [from_minute, to_minute].
 MinuteStats SumMinuteStats(int64 from_minute, int64 to_minute);

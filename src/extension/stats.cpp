@@ -24,22 +24,18 @@ namespace {
 
 constexpr int kStatsColumns = 19;
 
-// How long the first claimable job of each priority in dispatch order has
-// waited since it became due (enqueued, or run_at passed): the longest wait.
-// A job scheduled for later waits for nobody and is passed over, as claims
-// pass over it. $1 the ids no queued job of each priority lies below (see
-// LowestQueuedIds): a row comparison makes the scan start there (with
-// "priority = p" the planner drops the constant from the sort and walks the
-// primary key over every finished job), past the entries of claimed jobs that
-// vacuum has not removed yet, and the bound on the priority ends it with the
-// priority's entries: a priority with nothing queued would otherwise walk on
-// through the next one's from its first entry.
+// The head of each priority in the dispatch index, $1 the ids no queued job
+// of each priority lies below (see LowestQueuedIds): a row comparison makes
+// the scan start there (with "priority = p" the planner drops the constant
+// from the sort and walks the primary key over every finished job), past the
+// entries of claimed jobs that vacuum has not removed yet, and the bound on
+// the priority ends it with the priority's entries: a priority with nothing
+// queued would otherwise walk on through the next one's from its first entry.
 SavedPlan oldest_queued = {
-    "SELECT now() - min(first.due_at)"
+    "SELECT now() - min(first.enqueued_at)"
     " FROM unnest(enum_range(NULL::queue.priority), $1::int8[]) AS b(p, lowest),"
-    " LATERAL (SELECT greatest(enqueued_at, run_at) AS due_at FROM queue.jobs"
+    " LATERAL (SELECT enqueued_at FROM queue.jobs"
     "          WHERE status = 'queued' AND (priority, id) >= (b.p, b.lowest) AND priority <= b.p"
-    "            AND run_at <= now()"
     "          ORDER BY priority, id LIMIT 1) first",
     1,
     {INT8ARRAYOID},

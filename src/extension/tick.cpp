@@ -10,7 +10,6 @@
 #include "queue/boundary.hpp"
 #include "queue/config.hpp"
 #include "queue/datums.hpp"
-#include "queue/ledger.hpp"
 #include "queue/notify.hpp"
 #include "queue/positions.hpp"
 #include "queue/shared_counters.hpp"
@@ -265,8 +264,6 @@ TickResult RunTick() {
 
   result.pruned = PruneFinished(config);
   CompactCounters();
-  // Rebuilt after this pass, the counters take the positions back.
-  if (PositionCountersFitAgain()) InvalidateCountersAtCommit();
   ShareRunningRenders();
 
   result.events_wait = RunMonitorPass();

@@ -3,7 +3,7 @@
 -- recent figures; tick() pruning removes a job with its audit rows. stats()
 -- counts are applied at commit, so this file commits its changes and deletes
 -- its jobs at the end.
-SELECT plan(18);
+SELECT plan(14);
 DELETE FROM queue.jobs;
 DELETE FROM queue.job_events;
 DELETE FROM queue.workers;
@@ -43,20 +43,6 @@ SELECT is((SELECT count(*) FROM queue.overview), 1::bigint, 'overview view: one 
 SELECT count(queue.cancel(id)) FROM queue.jobs WHERE status = 'queued';
 SELECT is((SELECT oldest_queued_age FROM queue.stats()), NULL, 'no queued job: no oldest age');
 SELECT is((SELECT queued FROM queue.stats()), 0::bigint, 'queued count back to 0');
-
--- a job scheduled for later waits for nobody (no oldest_queued alert all
--- night for the morning batch); once its run_at passed, it waits from then
-SELECT queue.enqueue('daily_ca', run_at => now() + interval '8 hours') AS later \gset
-SELECT is((SELECT oldest_queued_age FROM queue.stats()), NULL, 'a job scheduled for later has not waited');
-SELECT ok(queue.metrics() ~ 'queue_oldest_queued_age_seconds\{priority="low"\} 0\n',
-          'nor in the gauge');
-UPDATE queue.jobs SET enqueued_at = now() - interval '3 hours', run_at = now() - interval '1 hour'
- WHERE id = :later;
-SELECT ok((SELECT oldest_queued_age BETWEEN interval '1 hour' AND interval '61 minutes' FROM queue.stats()),
-          'a job due an hour ago has waited an hour');
-SELECT ok(queue.metrics() ~ 'queue_oldest_queued_age_seconds\{priority="low"\} 36[0-5][0-9]',
-          'so says the gauge');
-SELECT count(queue.cancel(id)) FROM queue.jobs WHERE status = 'queued';
 
 -- pruning removes finished jobs past retention and their audit rows
 UPDATE queue.jobs SET finished_at = now() - interval '8 days' WHERE id = :d;
