@@ -47,6 +47,7 @@ struct DatabaseSlot {
   int64 refused_results;                       // complete()/fail() of attempts not held
   int64 lowest_block[policy::kPriorityCount];  // no queued block below this
   bool positions_in_table;            // the position counters did not fit (PositionsCountedInTable)
+  TimestampTz positions_checked;      // when they last did not, or a pass last counted
   MinuteStats minutes[kMinuteSlots];  // ring indexed by minute % kMinuteSlots
   TimestampTz renders_read_at;        // when `renders` was read (0: never)
   int renders_count;
@@ -181,6 +182,7 @@ SharedCounter* PositionCounterOrNull(DatabaseSlot* slot, const CounterKey& key, 
     if (SharedCounter* counter = EnterCounterOrNull(key)) return counter;
   }
   slot->positions_in_table = true;
+  slot->positions_checked = GetCurrentTimestamp();
   *moved = true;
   return nullptr;
 }
@@ -199,9 +201,9 @@ void LogPositionsInTable() {
                 errdetail("The queued jobs' ids are spread over more blocks than the counters "
                           "have room for (%ld of queue.max_counters = %d).",
                           PositionCounterBudget(), queue_max_counters),
-                errhint("Positions take longer in a long queue until the counters are rebuilt "
-                        "with room for its blocks: at the next restart (raise queue.max_counters "
-                        "first if the queue is that spread).")));
+                errhint("Positions take longer in a long queue until its jobs fit the counters "
+                        "again (a pass checks every 60 tick intervals), or raise "
+                        "queue.max_counters and restart the server.")));
 }
 
 // Free the slots and counters of databases dropped since they used queue.
@@ -263,6 +265,12 @@ SavedPlan count_queued_blocks = {
     0,
     {},
     nullptr};
+SavedPlan count_queued_block_keys = {
+    "SELECT count(*) FROM (SELECT DISTINCT priority, id >> 8 FROM queue.jobs"
+    " WHERE status = 'queued') blocks",
+    0,
+    {},
+    nullptr};
 SavedPlan count_queued_scheduled = {
     "SELECT priority::text, count(*) FROM queue.jobs"
     " WHERE status = 'queued' AND run_at > enqueued_at GROUP BY priority",
@@ -284,7 +292,7 @@ uint64 RunCount(SavedPlan& plan, CountSnapshot snapshot) {
 // Count queue.jobs into rows palloc'd in the caller's memory context (no lock
 // held: the scan may be long).
 RebuiltCount* CountJobs(CountSnapshot snapshot, int* count_out) {
-  static_assert(kIdBlockShift == 8, "count_queued_blocks groups ids by 256");
+  static_assert(kIdBlockShift == 8, "count_queued_blocks and _block_keys group ids by 256");
   PinSearchPath();
   SpiConnect();
   int capacity = 16;
@@ -385,6 +393,7 @@ void RebuildCounters(Oid jobs_relid) {
   const bool was_in_table = slot->positions_in_table;
   slot->positions_in_table =
       hash_get_num_entries(counters) + position_rows > PositionCounterBudget();
+  slot->positions_checked = GetCurrentTimestamp();
   for (int i = 0; i < count; i++) {
     if (slot->positions_in_table && IsQueuedPositionKind(rows[i].key.kind)) continue;
     SharedCounter* counter = EnterCounter(rows[i].key);
@@ -715,6 +724,39 @@ bool PositionsCountedInTable() {
   bool in_table = slot != nullptr && slot->positions_in_table;
   LWLockRelease(shared->lock);
   return in_table;
+}
+
+void TakeBackPositions(Oid jobs_relid) {
+  // A minute at the default interval: the count reads every queued job.
+  const long recheck_millis = 60L * queue_tick_interval;
+  const TimestampTz now = GetCurrentTimestamp();
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  DatabaseSlot* slot = FindSlot(false);
+  bool due = slot != nullptr && slot->valid && slot->jobs_relid == jobs_relid &&
+             slot->positions_in_table &&
+             now >= TimestampTzPlusMilliseconds(slot->positions_checked, recheck_millis);
+  if (due) slot->positions_checked = now;
+  LWLockRelease(shared->lock);
+  // A transaction that wrote queue.jobs would count its own changes twice.
+  if (!due || BlocksCounterRebuild()) return;
+  SpiConnect();
+  SpiRun(count_queued_block_keys, nullptr, nullptr, SPI_OK_SELECT);
+  const int64 blocks = DatumGetInt64(SpiValueNotNull(0, 1));
+  SpiFinish();
+  LWLockAcquire(shared->lock, LW_SHARED);
+  // A counter per block, and at most as many for their ranges.
+  bool fit = hash_get_num_entries(counters) + 2 * blocks <= PositionCounterBudget();
+  LWLockRelease(shared->lock);
+  // The rebuild's lock waits for every transaction that writes queue.jobs,
+  // and every caller would wait behind it: take it only if it is free now.
+  if (!fit || !ConditionalLockRelationOid(jobs_relid, ShareLock)) return;
+  // Invalid while they are replaced: a rebuild that fails half-way leaves
+  // them to the next caller's.
+  InvalidateCounters();
+  RebuildCounters(jobs_relid);
+  UnlockRelationOid(jobs_relid, ShareLock);
+  validated_in = MyProc->lxid;
+  validated_relid = jobs_relid;
 }
 
 MinuteStats SumMinuteStats(int64 from_minute, int64 to_minute) {

@@ -246,6 +246,7 @@ TickResult RunTick() {
   PinSearchPath();
   const Config& config = RefreshConfig();
   EnsureCountersValid(config.jobs_relid);
+  TakeBackPositions(config.jobs_relid);
   TickResult result{};
   Datum batch = Int32GetDatum(kBatch);
   SpiConnect();

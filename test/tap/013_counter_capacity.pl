@@ -9,6 +9,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(time);
 
 my $node = PostgreSQL::Test::Cluster->new('counter_capacity');
 $node->init;
@@ -16,6 +17,7 @@ $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'queue'
 queue.enabled = off
 queue.max_counters = 1024
+queue.tick_interval = '10ms'
 });
 $node->start;
 $node->safe_psql('postgres', q{
@@ -63,18 +65,29 @@ ok($node->log_contains('positions in database \d+ are counted in the table', $of
 	'... counted in the table again');
 is($node->safe_psql('postgres', $counts), '1500/1500', '... and the counters equal the table');
 
-# Most jobs leave: positions stay counted in the table (a rebuild in the
-# middle of the day would wait for every open transaction that wrote
-# queue.jobs, and every caller with it) until the next restart rebuilds the
-# counters, with room for the blocks now.
+# Most jobs leave, and the blocks fit again. While a transaction that wrote
+# queue.jobs stays open, passes leave the positions in the table (a rebuild
+# would wait for that transaction, and every caller behind it), and nobody
+# waits; once it ends, a pass rebuilds the counters and they take the
+# positions back. (A pass checks every 60 tick intervals: 0.6 s here.)
 $node->safe_psql('postgres', q{DELETE FROM queue.jobs WHERE id > 100 * 256 AND id < 1500 * 256});
-$node->safe_psql('postgres', q{SELECT queue.tick()});
-is($node->safe_psql('postgres', $misplaced), '0', 'after most jobs left, positions are exact');
+my $writer = $node->background_psql('postgres');
+$writer->query_safe('BEGIN');
+$writer->query_safe(q{SELECT queue.enqueue('doubt')});
 $offset = -s $node->logfile;
-$node->restart;
-is($node->safe_psql('postgres', $counts), '101/101', 'after a restart, the counters equal the table');
-ok(!$node->log_contains('positions in database \d+ are counted in the table', $offset),
-	'... and count the positions again');
+my $passes_done = passes_for(1.5, q{SET statement_timeout = '5s'});
+ok($passes_done, 'passes and stats() beside an open writer do not wait');
+ok(!$node->log_contains('counted by the counters again', $offset),
+	'... nor take the positions back meanwhile');
+is($node->safe_psql('postgres', $misplaced), '0', '... and positions stay exact');
+$writer->query_safe('COMMIT');
+$writer->quit;
+my $deadline = time + 10;
+passes_for(0.2, '') until $node->log_contains('counted by the counters again', $offset)
+  || time > $deadline;
+ok($node->log_contains('positions in database \d+ are counted by the counters again', $offset),
+	'once it ends, a pass gives the positions back to the counters');
+is($node->safe_psql('postgres', $counts), '102/102', 'the counters equal the table');
 is($node->safe_psql('postgres', $misplaced), '0', 'positions from the counters are exact');
 is($node->safe_psql('postgres', q{SELECT queue.enqueue('doubt') > 0}), 't', 'enqueues go on');
 is($node->safe_psql('postgres', $misplaced), '0', '... and positions with them');
@@ -91,7 +104,20 @@ SELECT 'doubt', 'high', current_user::regrole, 4, '10 minutes', 'processing', 1,
   FROM generate_series(1, 1100) i});
 like($stderr, qr/queue counters are full/,
 	'a worker id past the room: the change fails with "queue counters are full"');
-is($node->safe_psql('postgres', $counts), '102/102', '... and the counters equal the table');
+is($node->safe_psql('postgres', $counts), '103/103', '... and the counters equal the table');
+
+# Passes, each followed by stats(), for `seconds` (a multiple of the
+# interval at which a pass checks); true when every call succeeded.
+sub passes_for {
+	my ($seconds, $settings) = @_;
+	my $until = time + $seconds;
+	while (time < $until) {
+		my ($ret) = $node->psql('postgres',
+			"$settings; SELECT count(*) FROM queue.tick(); SELECT queued FROM queue.stats()");
+		return 0 if $ret != 0;
+	}
+	return 1;
+}
 
 $node->stop;
 done_testing();
