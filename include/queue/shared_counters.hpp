@@ -171,15 +171,16 @@ int64 SumQueuedBefore(int priority, int64 block);
 // of id blocks and ranges are then dropped and no longer kept, positions
 // count the jobs ahead in the table, and claims scan their priority from
 // its first id. Everything else is counted as before. A rebuild of the
-// counters (a restart, TRUNCATE, TakeBackPositions) takes them back if
+// counters (a restart, TRUNCATE) or TakeBackPositions takes them back if
 // they fit.
 bool PositionsCountedInTable();
 
 // In a pass, before it writes queue.jobs: while positions are counted in
 // the table, every 60 tick intervals (queue.tick_interval), count the queued
 // jobs' blocks (a scan of the queued jobs), and when they fit the counters
-// again, rebuild them, but only if no transaction writes queue.jobs right
-// now: the rebuild never waits, so nobody waits behind it.
+// again, count the block and range counters afresh and swap them in, but
+// only if no transaction writes queue.jobs right now: it never waits for
+// the lock, so nobody waits behind it.
 void TakeBackPositions(Oid jobs_relid);
 
 // Sum of the minutes in [from_minute, to_minute].

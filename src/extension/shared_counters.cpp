@@ -195,6 +195,31 @@ bool Unneeded(const SharedCounter& counter, const DatabaseSlot* slot) {
          (slot != nullptr && slot->positions_in_table && IsQueuedPositionKind(counter.key.kind));
 }
 
+// Remove the position counters of `slot`'s database under the exclusive
+// lock; false (removing nothing) when a transaction still pins one.
+bool DropPositionCounters(const DatabaseSlot* slot) {
+  HASH_SEQ_STATUS scan;
+  hash_seq_init(&scan, counters);
+  while (auto* counter = static_cast<SharedCounter*>(hash_seq_search(&scan))) {
+    if (counter->key.database == slot->database && IsQueuedPositionKind(counter->key.kind) &&
+        counter->pins > 0) {
+      hash_seq_term(&scan);
+      return false;
+    }
+  }
+  hash_seq_init(&scan, counters);
+  while (auto* counter = static_cast<SharedCounter*>(hash_seq_search(&scan))) {
+    if (counter->key.database == slot->database && IsQueuedPositionKind(counter->key.kind))
+      hash_search(counters, &counter->key, HASH_REMOVE, nullptr);
+  }
+  return true;
+}
+
+void LogPositionsInCounters() {
+  ereport(LOG, (errmsg("queue: positions in database %u are counted by the counters again",
+                       MyDatabaseId)));
+}
+
 void LogPositionsInTable() {
   ereport(LOG, (errmsg("queue: positions in database %u are counted in the table from now on",
                        MyDatabaseId),
@@ -290,8 +315,9 @@ uint64 RunCount(SavedPlan& plan, CountSnapshot snapshot) {
 }
 
 // Count queue.jobs into rows palloc'd in the caller's memory context (no lock
-// held: the scan may be long).
-RebuiltCount* CountJobs(CountSnapshot snapshot, int* count_out) {
+// held: the scan may be long); with `positions_only`, the counters of id
+// blocks and ranges alone (a scan of the queued jobs, not the table).
+RebuiltCount* CountJobs(CountSnapshot snapshot, int* count_out, bool positions_only = false) {
   static_assert(kIdBlockShift == 8, "count_queued_blocks and _block_keys group ids by 256");
   PinSearchPath();
   SpiConnect();
@@ -306,24 +332,27 @@ RebuiltCount* CountJobs(CountSnapshot snapshot, int* count_out) {
     rows[used++] = RebuiltCount{key, count};
   };
 
-  uint64 n = RunCount(count_by_status, snapshot);
-  for (uint64 i = 0; i < n; i++) {
-    auto status = policy::ParseJobStatus(SpiText(i, 1));
-    add(MakeKey(CounterKind::kStatus, static_cast<int>(*status)),
-        DatumGetInt64(SpiValueNotNull(i, 2)));
+  uint64 n = 0;
+  if (!positions_only) {
+    n = RunCount(count_by_status, snapshot);
+    for (uint64 i = 0; i < n; i++) {
+      auto status = policy::ParseJobStatus(SpiText(i, 1));
+      add(MakeKey(CounterKind::kStatus, static_cast<int>(*status)),
+          DatumGetInt64(SpiValueNotNull(i, 2)));
+    }
+    n = RunCount(count_running, snapshot);
+    int64 running = 0;
+    for (uint64 i = 0; i < n; i++) {
+      int64 count = DatumGetInt64(SpiValueNotNull(i, 2));
+      running += count;
+      if (char* resource = SpiText(i, 1))
+        add(MakeKey(CounterKind::kRunningResource, 0, 0, resource), count);
+    }
+    add(MakeKey(CounterKind::kRunningTotal), running);
+    n = RunCount(count_running_per_worker, snapshot);
+    for (uint64 i = 0; i < n; i++)
+      add(WorkerKey(SpiText(i, 1)), DatumGetInt64(SpiValueNotNull(i, 2)));
   }
-  n = RunCount(count_running, snapshot);
-  int64 running = 0;
-  for (uint64 i = 0; i < n; i++) {
-    int64 count = DatumGetInt64(SpiValueNotNull(i, 2));
-    running += count;
-    if (char* resource = SpiText(i, 1))
-      add(MakeKey(CounterKind::kRunningResource, 0, 0, resource), count);
-  }
-  add(MakeKey(CounterKind::kRunningTotal), running);
-  n = RunCount(count_running_per_worker, snapshot);
-  for (uint64 i = 0; i < n; i++)
-    add(WorkerKey(SpiText(i, 1)), DatumGetInt64(SpiValueNotNull(i, 2)));
   n = RunCount(count_queued_blocks, snapshot);
   int64 per_priority[policy::kPriorityCount] = {};
   int first_range_row = used;  // ranges are summed from blocks, after them
@@ -345,17 +374,34 @@ RebuiltCount* CountJobs(CountSnapshot snapshot, int* count_out) {
     else
       rows[r].count += rows[b].count;
   }
-  for (int p = 0; p < policy::kPriorityCount; p++)
-    add(MakeKey(CounterKind::kQueuedPriority, p), per_priority[p]);
-  n = RunCount(count_queued_scheduled, snapshot);
-  for (uint64 i = 0; i < n; i++)
-    add(MakeKey(CounterKind::kQueuedScheduled,
-                static_cast<int>(*policy::ParsePriority(SpiText(i, 1)))),
-        DatumGetInt64(SpiValueNotNull(i, 2)));
+  if (!positions_only) {
+    for (int p = 0; p < policy::kPriorityCount; p++)
+      add(MakeKey(CounterKind::kQueuedPriority, p), per_priority[p]);
+    n = RunCount(count_queued_scheduled, snapshot);
+    for (uint64 i = 0; i < n; i++)
+      add(MakeKey(CounterKind::kQueuedScheduled,
+                  static_cast<int>(*policy::ParsePriority(SpiText(i, 1)))),
+          DatumGetInt64(SpiValueNotNull(i, 2)));
+  }
   SpiFinish();
   UnpinSearchPath();
   *count_out = used;
   return rows;
+}
+
+// Set the counters of counted rows under the exclusive lock, where the
+// lowest queued blocks start from PG_INT64_MAX; the rows of id blocks and
+// ranges are left out while `slot`'s positions are counted in the table.
+void EnterCountedRows(DatabaseSlot* slot, const RebuiltCount* rows, int count) {
+  for (int i = 0; i < count; i++) {
+    if (slot->positions_in_table && IsQueuedPositionKind(rows[i].key.kind)) continue;
+    SharedCounter* counter = EnterCounter(rows[i].key);
+    counter->value = rows[i].count;
+    if (rows[i].key.kind == static_cast<uint8>(CounterKind::kQueuedBlock)) {
+      int64& lowest = slot->lowest_block[rows[i].key.slot];
+      lowest = std::min(lowest, rows[i].key.block);
+    }
+  }
 }
 
 // Whether this database's shared counters describe the table `jobs_relid`.
@@ -394,24 +440,14 @@ void RebuildCounters(Oid jobs_relid) {
   slot->positions_in_table =
       hash_get_num_entries(counters) + position_rows > PositionCounterBudget();
   slot->positions_checked = GetCurrentTimestamp();
-  for (int i = 0; i < count; i++) {
-    if (slot->positions_in_table && IsQueuedPositionKind(rows[i].key.kind)) continue;
-    SharedCounter* counter = EnterCounter(rows[i].key);
-    counter->value = rows[i].count;
-    if (rows[i].key.kind == static_cast<uint8>(CounterKind::kQueuedBlock)) {
-      int64& lowest = slot->lowest_block[rows[i].key.slot];
-      lowest = std::min(lowest, rows[i].key.block);
-    }
-  }
+  EnterCountedRows(slot, rows, count);
   slot->jobs_relid = jobs_relid;
   slot->valid = true;
   const bool in_table = slot->positions_in_table;
   LWLockRelease(shared->lock);
   elog(DEBUG1, "queue: rebuilt %d counters of database %u from queue.jobs", count, MyDatabaseId);
   if (in_table && !was_in_table) LogPositionsInTable();
-  if (was_in_table && !in_table)
-    ereport(LOG, (errmsg("queue: positions in database %u are counted by the counters again",
-                         MyDatabaseId)));
+  if (was_in_table && !in_table) LogPositionsInCounters();
   pfree(rows);
 }
 
@@ -747,16 +783,30 @@ void TakeBackPositions(Oid jobs_relid) {
   // A counter per block, and at most as many for their ranges.
   bool fit = hash_get_num_entries(counters) + 2 * blocks <= PositionCounterBudget();
   LWLockRelease(shared->lock);
-  // The rebuild's lock waits for every transaction that writes queue.jobs,
-  // and every caller would wait behind it: take it only if it is free now.
+  // The lock waits for every transaction that writes queue.jobs, and every
+  // caller would wait behind it: take it only if it is free now. While it is
+  // held nobody writes the table, and nobody holds a position counter (only
+  // writers pin them, and none in table mode): count the queued jobs' blocks
+  // and swap their counters in. The other counters stay as they are: they
+  // were kept exact all along. Until the swap nothing changes, so a count
+  // cut short leaves the positions in the table.
   if (!fit || !ConditionalLockRelationOid(jobs_relid, ShareLock)) return;
-  // Invalid while they are replaced: a rebuild that fails half-way leaves
-  // them to the next caller's.
-  InvalidateCounters();
-  RebuildCounters(jobs_relid);
+  int count = 0;
+  RebuiltCount* rows = CountJobs(CountSnapshot::kLatest, &count, true);
+  bool taken_back = false;
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  slot = FindSlot(false);
+  if (slot != nullptr && slot->positions_in_table && DropPositionCounters(slot) &&
+      hash_get_num_entries(counters) + count <= PositionCounterBudget()) {
+    for (int p = 0; p < policy::kPriorityCount; p++) slot->lowest_block[p] = PG_INT64_MAX;
+    slot->positions_in_table = false;
+    EnterCountedRows(slot, rows, count);
+    taken_back = true;
+  }
+  LWLockRelease(shared->lock);
   UnlockRelationOid(jobs_relid, ShareLock);
-  validated_in = MyProc->lxid;
-  validated_relid = jobs_relid;
+  pfree(rows);
+  if (taken_back) LogPositionsInCounters();
 }
 
 MinuteStats SumMinuteStats(int64 from_minute, int64 to_minute) {
