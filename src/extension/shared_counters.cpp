@@ -195,24 +195,23 @@ bool Unneeded(const SharedCounter& counter, const DatabaseSlot* slot) {
          (slot != nullptr && slot->positions_in_table && IsQueuedPositionKind(counter.key.kind));
 }
 
-// Remove the position counters of `slot`'s database under the exclusive
-// lock; false (removing nothing) when a transaction still pins one.
-bool DropPositionCounters(const DatabaseSlot* slot) {
+// Drop this database's unneeded position counters (all unpinned ones while
+// its positions are counted in the table), and set where its queued ids
+// start from the block counters left. Caller holds the lock exclusively.
+void CompactPositionCounters(DatabaseSlot* slot) {
+  int64 lowest[policy::kPriorityCount];
+  std::fill(std::begin(lowest), std::end(lowest), PG_INT64_MAX);
   HASH_SEQ_STATUS scan;
   hash_seq_init(&scan, counters);
   while (auto* counter = static_cast<SharedCounter*>(hash_seq_search(&scan))) {
-    if (counter->key.database == slot->database && IsQueuedPositionKind(counter->key.kind) &&
-        counter->pins > 0) {
-      hash_seq_term(&scan);
-      return false;
+    if (counter->key.database != MyDatabaseId || !IsQueuedPositionKind(counter->key.kind)) continue;
+    if (counter->pins == 0 && Unneeded(*counter, slot)) {
+      hash_search(counters, &counter->key, HASH_REMOVE, nullptr);
+    } else if (counter->key.kind == static_cast<uint8>(CounterKind::kQueuedBlock)) {
+      lowest[counter->key.slot] = std::min(lowest[counter->key.slot], counter->key.block);
     }
   }
-  hash_seq_init(&scan, counters);
-  while (auto* counter = static_cast<SharedCounter*>(hash_seq_search(&scan))) {
-    if (counter->key.database == slot->database && IsQueuedPositionKind(counter->key.kind))
-      hash_search(counters, &counter->key, HASH_REMOVE, nullptr);
-  }
-  return true;
+  std::copy(std::begin(lowest), std::end(lowest), slot->lowest_block);
 }
 
 void LogPositionsInCounters() {
@@ -290,12 +289,6 @@ SavedPlan count_queued_blocks = {
     0,
     {},
     nullptr};
-SavedPlan count_queued_block_keys = {
-    "SELECT count(*) FROM (SELECT DISTINCT priority, id >> 8 FROM queue.jobs"
-    " WHERE status = 'queued') blocks",
-    0,
-    {},
-    nullptr};
 SavedPlan count_queued_scheduled = {
     "SELECT priority::text, count(*) FROM queue.jobs"
     " WHERE status = 'queued' AND run_at > enqueued_at GROUP BY priority",
@@ -318,7 +311,7 @@ uint64 RunCount(SavedPlan& plan, CountSnapshot snapshot) {
 // held: the scan may be long); with `positions_only`, the counters of id
 // blocks and ranges alone (a scan of the queued jobs, not the table).
 RebuiltCount* CountJobs(CountSnapshot snapshot, int* count_out, bool positions_only = false) {
-  static_assert(kIdBlockShift == 8, "count_queued_blocks and _block_keys group ids by 256");
+  static_assert(kIdBlockShift == 8, "count_queued_blocks groups ids by 256");
   PinSearchPath();
   SpiConnect();
   int capacity = 16;
@@ -776,12 +769,12 @@ void TakeBackPositions(Oid jobs_relid) {
   // A transaction that wrote queue.jobs would count its own changes twice.
   if (!due || BlocksCounterRebuild()) return;
   SpiConnect();
-  SpiRun(count_queued_block_keys, nullptr, nullptr, SPI_OK_SELECT);
-  const int64 blocks = DatumGetInt64(SpiValueNotNull(0, 1));
+  const uint64 blocks = SpiRun(count_queued_blocks, nullptr, nullptr, SPI_OK_SELECT);
   SpiFinish();
   LWLockAcquire(shared->lock, LW_SHARED);
   // A counter per block, and at most as many for their ranges.
-  bool fit = hash_get_num_entries(counters) + 2 * blocks <= PositionCounterBudget();
+  bool fit =
+      hash_get_num_entries(counters) + 2 * static_cast<long>(blocks) <= PositionCounterBudget();
   LWLockRelease(shared->lock);
   // The lock waits for every transaction that writes queue.jobs, and every
   // caller would wait behind it: take it only if it is free now. While it is
@@ -796,12 +789,15 @@ void TakeBackPositions(Oid jobs_relid) {
   bool taken_back = false;
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
   slot = FindSlot(false);
-  if (slot != nullptr && slot->positions_in_table && DropPositionCounters(slot) &&
-      hash_get_num_entries(counters) + count <= PositionCounterBudget()) {
-    for (int p = 0; p < policy::kPriorityCount; p++) slot->lowest_block[p] = PG_INT64_MAX;
-    slot->positions_in_table = false;
-    EnterCountedRows(slot, rows, count);
-    taken_back = true;
+  if (slot != nullptr && slot->positions_in_table) {
+    // Drops the stale position counters (none is pinned, see above), which
+    // leaves every lowest block at PG_INT64_MAX.
+    CompactPositionCounters(slot);
+    if (hash_get_num_entries(counters) + count <= PositionCounterBudget()) {
+      slot->positions_in_table = false;
+      EnterCountedRows(slot, rows, count);
+      taken_back = true;
+    }
   }
   LWLockRelease(shared->lock);
   UnlockRelationOid(jobs_relid, ShareLock);
@@ -877,23 +873,7 @@ void BumpWorkersGeneration() noexcept {
 
 void CompactCounters() {
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-  DatabaseSlot* slot = FindSlot(false);
-  if (slot != nullptr) {
-    int64 lowest[policy::kPriorityCount];
-    std::fill(std::begin(lowest), std::end(lowest), PG_INT64_MAX);
-    HASH_SEQ_STATUS scan;
-    hash_seq_init(&scan, counters);
-    while (auto* counter = static_cast<SharedCounter*>(hash_seq_search(&scan))) {
-      if (counter->key.database != MyDatabaseId || !IsQueuedPositionKind(counter->key.kind))
-        continue;
-      if (counter->pins == 0 && Unneeded(*counter, slot)) {
-        hash_search(counters, &counter->key, HASH_REMOVE, nullptr);
-      } else if (counter->key.kind == static_cast<uint8>(CounterKind::kQueuedBlock)) {
-        lowest[counter->key.slot] = std::min(lowest[counter->key.slot], counter->key.block);
-      }
-    }
-    std::copy(std::begin(lowest), std::end(lowest), slot->lowest_block);
-  }
+  if (DatabaseSlot* slot = FindSlot(false)) CompactPositionCounters(slot);
   LWLockRelease(shared->lock);
 }
 
