@@ -56,6 +56,10 @@ int64 VisibleCount(const CounterKey& key);
 // Queued jobs of a priority in id blocks before `block`, as this transaction sees them.
 int64 VisibleQueuedBefore(int priority, int64 block);
 
+// LowestUnscheduledIds, lowered to the blocks where this transaction changed
+// queued jobs (its changes reach the counters at commit).
+void LowestUnscheduledIdsSeen(int64 (&lowest_ids)[policy::kPriorityCount]);
+
 // Wake the background worker at commit: a retry became due at once.
 void WakeWorkerAtCommit();
 

@@ -33,6 +33,7 @@ enum class CounterKind : uint8 {
   kRunningWorker,     // processing jobs held by one worker id (see WorkerKey)
   kQueuedScheduled,   // queued jobs whose run_at is past their enqueued_at, the
                       // jobs of the index of scheduled jobs (slot = priority)
+  kQueuedScheduledBlock,  // the same, per priority and block of ids (slot, block)
 };
 
 // Ids are grouped in blocks of 2^kIdBlockShift, and blocks in ranges of
@@ -47,7 +48,8 @@ constexpr int kBlockRangeShift = 8;
 // queue and are removed when empty).
 inline bool IsQueuedPositionKind(uint8 kind) {
   return kind == static_cast<uint8>(CounterKind::kQueuedBlock) ||
-         kind == static_cast<uint8>(CounterKind::kQueuedRange);
+         kind == static_cast<uint8>(CounterKind::kQueuedRange) ||
+         kind == static_cast<uint8>(CounterKind::kQueuedScheduledBlock);
 }
 
 // Counters that come and go with the jobs they count, removed when they are
@@ -153,6 +155,19 @@ SharedCounter ReadRunTime(std::string_view job_type);
 // job that becomes queued lowers its priority's bound before its commit, so
 // bounds read after taking a snapshot hold for every job that snapshot sees.
 void LowestQueuedIds(int64 (&lowest_ids)[policy::kPriorityCount]);
+
+// For each priority, an id no queued job of it lies below that was claimable
+// from its enqueue (run_at not past enqueued_at): the block counters less
+// the scheduled ones skip the blocks that hold only jobs scheduled for later
+// or retried, however many, so a scan for the first such job passes over at
+// most a block of them. PG_INT64_MAX: there is none; 0 on a standby or
+// while positions are counted in the table. Unlike LowestQueuedIds, it
+// reads committed counts, which change just after a commit shows: a job
+// that a transaction committing at this moment made claimable may be passed
+// over for that moment (a figure for monitoring, never for claims), and
+// this transaction's own changes are left out (LowestUnscheduledIdsSeen in
+// the ledger adds them).
+void LowestUnscheduledIds(int64 (&lowest_ids)[policy::kPriorityCount]);
 
 // An SQL condition: queue.jobs rows of `priority` (a literal) from id `bound`
 // (a parameter holding its LowestQueuedIds) on. Written as a row comparison

@@ -79,7 +79,7 @@ bool invalidate_at_commit = false;
 bool wake_worker_at_commit = false;
 bool workers_changed = false;
 
-constexpr int kMaxKeysPerCall = 10;
+constexpr int kMaxKeysPerCall = 12;
 
 // Find the entries of up to kMaxKeysPerCall counters in the current
 // subtransaction, creating the missing ones with one trip to shared memory;
@@ -271,7 +271,7 @@ struct RowEffect {
   bool immediate;  // counts at once (entering processing), else at commit
 };
 
-constexpr int kMaxRowEffects = 5;
+constexpr int kMaxRowEffects = 6;
 static_assert(2 * kMaxRowEffects <= kMaxKeysPerCall, "an UPDATE counts an old and a new row");
 
 // Write the effects of one row state to out; returns how many (<= kMaxRowEffects).
@@ -291,7 +291,10 @@ int RowEffects(const JobCountState& row, int64 sign, RowEffect* out) {
     out[n++] = {MakeKey(CounterKind::kQueuedBlock, priority, block), sign, false};
     out[n++] = {MakeKey(CounterKind::kQueuedRange, priority, block >> kBlockRangeShift), sign,
                 false};
-    if (row.scheduled) out[n++] = {MakeKey(CounterKind::kQueuedScheduled, priority), sign, false};
+    if (row.scheduled) {
+      out[n++] = {MakeKey(CounterKind::kQueuedScheduled, priority), sign, false};
+      out[n++] = {MakeKey(CounterKind::kQueuedScheduledBlock, priority, block), sign, false};
+    }
   }
   return n;
 }
@@ -388,6 +391,19 @@ int64 VisibleQueuedBefore(int priority, int64 block) {
     if (earlier_range || earlier_block_in_range) count += entry.at_commit;
   }
   return count;
+}
+
+void LowestUnscheduledIdsSeen(int64 (&lowest_ids)[policy::kPriorityCount]) {
+  LowestUnscheduledIds(lowest_ids);
+  // A block where this transaction changed queued jobs may hold one that it
+  // made claimable from its enqueue: the scan starts there at the latest.
+  for (const Entry& entry : entries) {
+    if (entry.key.database != MyDatabaseId || entry.at_commit == 0 ||
+        entry.key.kind != static_cast<uint8>(CounterKind::kQueuedBlock))
+      continue;
+    int64& lowest = lowest_ids[entry.key.slot];
+    lowest = std::min(lowest, entry.key.block << kIdBlockShift);
+  }
 }
 
 void InvalidateCountersAtCommit() { invalidate_at_commit = true; }

@@ -284,8 +284,8 @@ SavedPlan count_running_per_worker = {
     {},
     nullptr};
 SavedPlan count_queued_blocks = {
-    "SELECT priority::text, id >> 8, count(*) FROM queue.jobs WHERE status = 'queued'"
-    " GROUP BY priority, id >> 8",
+    "SELECT priority::text, id >> 8, count(*), count(*) FILTER (WHERE run_at > enqueued_at)"
+    " FROM queue.jobs WHERE status = 'queued' GROUP BY priority, id >> 8",
     0,
     {},
     nullptr};
@@ -366,6 +366,13 @@ RebuiltCount* CountJobs(CountSnapshot snapshot, int* count_out, bool positions_o
       add(range, rows[b].count);
     else
       rows[r].count += rows[b].count;
+  }
+  for (uint64 i = 0; i < n; i++) {  // the blocks' jobs scheduled for later or retried
+    int64 scheduled = DatumGetInt64(SpiValueNotNull(i, 4));
+    if (scheduled == 0) continue;
+    int priority = static_cast<int>(*policy::ParsePriority(SpiText(i, 1)));
+    add(MakeKey(CounterKind::kQueuedScheduledBlock, priority, DatumGetInt64(SpiValueNotNull(i, 2))),
+        scheduled);
   }
   if (!positions_only) {
     for (int p = 0; p < policy::kPriorityCount; p++)
@@ -643,6 +650,56 @@ void LowestQueuedIds(int64 (&lowest_ids)[policy::kPriorityCount]) {
   LWLockRelease(shared->lock);
 }
 
+// The most counters LowestUnscheduledIds looks up for one priority, about a
+// tenth of a millisecond under the shared lock; past them it gives the
+// priority's lowest block, where a scan finds the same job, later.
+constexpr int kUnscheduledBlockProbes = 4096;
+
+// From `slot`'s lowest queued block of `priority` on, the first block where
+// the queued jobs outnumber those scheduled for later or retried; the
+// lowest block when the probes run out. Caller holds the lock.
+int64 FirstUnscheduledBlock(const DatabaseSlot& slot, int priority) {
+  const int64 lowest = slot.lowest_block[priority];
+  if (lowest == PG_INT64_MAX) return lowest;  // nothing queued
+  const CounterKey total_key = MakeKey(CounterKind::kQueuedPriority, priority);
+  auto* total = static_cast<SharedCounter*>(hash_search(counters, &total_key, HASH_FIND, nullptr));
+  int64 uncounted = total != nullptr ? total->value : 0;  // queued jobs in the blocks ahead
+  CounterKey range_key = MakeKey(CounterKind::kQueuedRange, priority);
+  CounterKey block_key = MakeKey(CounterKind::kQueuedBlock, priority);
+  CounterKey scheduled_key = MakeKey(CounterKind::kQueuedScheduledBlock, priority);
+  int64 block = lowest;
+  for (int probe = 0; uncounted > 0 && probe < kUnscheduledBlockProbes; probe++) {
+    range_key.block = block >> kBlockRangeShift;
+    if (hash_search(counters, &range_key, HASH_FIND, nullptr) == nullptr) {
+      block = (range_key.block + 1) << kBlockRangeShift;  // no block of the range has a counter
+      continue;
+    }
+    block_key.block = block;
+    auto* queued = static_cast<SharedCounter*>(hash_search(counters, &block_key, HASH_FIND, nullptr));
+    if (queued != nullptr) {
+      scheduled_key.block = block;
+      auto* scheduled =
+          static_cast<SharedCounter*>(hash_search(counters, &scheduled_key, HASH_FIND, nullptr));
+      if (queued->value > (scheduled != nullptr ? scheduled->value : 0)) return block;
+      uncounted -= queued->value;
+    }
+    block++;
+  }
+  return uncounted > 0 ? lowest : PG_INT64_MAX;
+}
+
+void LowestUnscheduledIds(int64 (&lowest_ids)[policy::kPriorityCount]) {
+  LWLockAcquire(shared->lock, LW_SHARED);
+  DatabaseSlot* slot = FindSlot(false);
+  for (int p = 0; p < policy::kPriorityCount; p++) {
+    int64 block = slot != nullptr && !ReadingStandbyCounts() && !slot->positions_in_table
+                      ? FirstUnscheduledBlock(*slot, p)
+                      : 0;
+    lowest_ids[p] = block == PG_INT64_MAX ? PG_INT64_MAX : block << kIdBlockShift;
+  }
+  LWLockRelease(shared->lock);
+}
+
 void AddRunTimeSample(std::string_view job_type, policy::Micros run_time) noexcept {
   CounterKey key = MakeKey(CounterKind::kRunTime, 0, 0, job_type);
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
@@ -772,9 +829,10 @@ void TakeBackPositions(Oid jobs_relid) {
   const uint64 blocks = SpiRun(count_queued_blocks, nullptr, nullptr, SPI_OK_SELECT);
   SpiFinish();
   LWLockAcquire(shared->lock, LW_SHARED);
-  // A counter per block, and at most as many for their ranges.
+  // A counter per block, at most as many for their ranges and as many for
+  // their jobs scheduled for later.
   bool fit =
-      hash_get_num_entries(counters) + 2 * static_cast<long>(blocks) <= PositionCounterBudget();
+      hash_get_num_entries(counters) + 3 * static_cast<long>(blocks) <= PositionCounterBudget();
   LWLockRelease(shared->lock);
   // The lock waits for every transaction that writes queue.jobs, and every
   // caller would wait behind it: take it only if it is free now. While it is

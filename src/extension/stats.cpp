@@ -2,7 +2,7 @@
 //
 // Counts come from the shared counters and recent figures from the per-minute
 // ring, so stats() costs the same with ten queued jobs or a million; only
-// the age of the oldest queued job is read from the table (one index probe
+// the age of the oldest queued job is read from the table (two index probes
 // per priority).
 #include "queue/arguments.hpp"
 #include "queue/boundary.hpp"
@@ -24,22 +24,63 @@ namespace {
 
 constexpr int kStatsColumns = 19;
 
-// The head of each priority in the dispatch index, $1 the ids no queued job
-// of each priority lies below (see LowestQueuedIds): a row comparison makes
-// the scan start there (with "priority = p" the planner drops the constant
-// from the sort and walks the primary key over every finished job), past the
-// entries of claimed jobs that vacuum has not removed yet, and the bound on
-// the priority ends it with the priority's entries: a priority with nothing
-// queued would otherwise walk on through the next one's from its first entry.
-SavedPlan oldest_queued = {
-    "SELECT now() - min(first.enqueued_at)"
-    " FROM unnest(enum_range(NULL::queue.priority), $1::int8[]) AS b(p, lowest),"
-    " LATERAL (SELECT enqueued_at FROM queue.jobs"
-    "          WHERE status = 'queued' AND (priority, id) >= (b.p, b.lowest) AND priority <= b.p"
-    "          ORDER BY priority, id LIMIT 1) first",
+// For each priority, how long its longest-waiting claimable job has waited
+// (NULL: none is due). A job waits from its enqueue, or from its run_at when
+// that came later (scheduled for later, or retried): a job not due yet does
+// not wait, and a retry waits from the end of its backoff.
+// - Of the jobs claimable from their enqueue, the first in dispatch order
+//   has waited longest (ids grow with time). $1 holds, per priority, an id
+//   none of them lies below (see LowestUnscheduledIds): the scan starts past
+//   the blocks that hold only jobs scheduled for later or retried, and past
+//   the entries of claimed jobs that vacuum has not removed yet. A row
+//   comparison makes it start there (with "priority = p" the planner drops
+//   the constant from the sort and walks the primary key over every
+//   finished job), and the bound on the priority ends it with the
+//   priority's entries.
+// - Of the jobs scheduled for later or retried, the one due first, through
+//   the index of those jobs by run_at (jobs_scheduled_due; ordinary
+//   enqueues never enter it): when it is not due, none of them is.
+SavedPlan oldest_waits = {
+    "SELECT b.p, now() - least("
+    "  (SELECT enqueued_at FROM queue.jobs"
+    "    WHERE status = 'queued' AND (priority, id) >= (b.p, b.lowest) AND priority <= b.p"
+    "      AND run_at <= enqueued_at"
+    "    ORDER BY priority, id LIMIT 1),"
+    "  (SELECT run_at FROM queue.jobs"
+    "    WHERE status = 'queued' AND run_at > enqueued_at AND priority = b.p AND run_at <= now()"
+    "    ORDER BY priority, run_at LIMIT 1))"
+    " FROM unnest(enum_range(NULL::queue.priority), $1::int8[]) AS b(p, lowest)",
     1,
     {INT8ARRAYOID},
     nullptr};
+
+// Run oldest_waits (SPI connected): one row per priority, in dispatch order.
+uint64 ReadOldestWaits() {
+  // The bounds are read after the snapshot is taken (see LowestQueuedIds).
+  Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
+  int64 lowest_ids[policy::kPriorityCount];
+  LowestUnscheduledIdsSeen(lowest_ids);
+  Datum lowest = Int64ArrayDatum(lowest_ids, policy::kPriorityCount);
+  uint64 rows = SpiRunOnSnapshot(oldest_waits, &lowest, nullptr, snapshot, SPI_OK_SELECT);
+  UnregisterSnapshot(snapshot);
+  return rows;
+}
+
+// The longest of the waits ReadOldestWaits read, copied out of SPI's memory;
+// *isnull when no job is due.
+Datum LongestWait(uint64 rows, bool* isnull) {
+  Datum longest = 0;
+  *isnull = true;
+  for (uint64 row = 0; row < rows; row++) {
+    bool none = false;
+    Datum wait = SpiValue(row, 2, &none);
+    if (none) continue;
+    if (*isnull || DatumGetInt32(DirectFunctionCall2(interval_cmp, wait, longest)) > 0)
+      longest = wait;
+    *isnull = false;
+  }
+  return *isnull ? 0 : SPI_datumTransfer(longest, false, sizeof(Interval));
+}
 
 // {"manim": {"running": 2, "limit": 4}, ...} for every configured resource.
 Datum ProcessingByResource(const Config& config, TimestampTz now) {
@@ -79,17 +120,8 @@ Datum Stats(FunctionCallInfo fcinfo) {
   values[column++] = BoolGetDatum(IsPeakAt(config, now));
 
   SpiConnect();
-  // The bounds are read after the snapshot is taken (see LowestQueuedIds).
-  Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
-  int64 lowest_ids[policy::kPriorityCount];
-  LowestQueuedIds(lowest_ids);
-  Datum lowest = Int64ArrayDatum(lowest_ids, policy::kPriorityCount);
-  SpiRunOnSnapshot(oldest_queued, &lowest, nullptr, snapshot, SPI_OK_SELECT);
-  UnregisterSnapshot(snapshot);
-  bool isnull = false;
-  Datum oldest = SpiValue(0, 1, &isnull);
-  nulls[column] = isnull;
-  values[column++] = isnull ? 0 : SPI_datumTransfer(oldest, false, sizeof(Interval));
+  values[column] = LongestWait(ReadOldestWaits(), &nulls[column]);
+  column++;
   SpiFinish();
 
   int64 minute_now = now / (60 * policy::kMicrosPerSecond);
@@ -106,6 +138,19 @@ Datum Stats(FunctionCallInfo fcinfo) {
   values[column++] = Int64GetDatum(ReadRefusedResults());
   Assert(column == kStatsColumns);
   return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
+// queue.oldest_waits(): the waits of ReadOldestWaits, one row per priority.
+Datum OldestWaits(FunctionCallInfo fcinfo) {
+  const Config& config = RefreshConfig();
+  InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+  Tuplestorestate* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo)->setResult;
+  EnsureCountersValid(config.jobs_relid);
+  SpiConnect();
+  uint64 rows = ReadOldestWaits();
+  for (uint64 i = 0; i < rows; i++) tuplestore_puttuple(result, SPI_tuptable->vals[i]);
+  SpiFinish();
+  return static_cast<Datum>(0);
 }
 
 // The `at` argument: given and finite.
@@ -135,5 +180,6 @@ Datum EffectiveLimit(FunctionCallInfo fcinfo) {
 }  // namespace queue
 
 QUEUE_SQL_FUNCTION(queue_stats, queue::Stats)
+QUEUE_SQL_FUNCTION(queue_oldest_waits, queue::OldestWaits)
 QUEUE_SQL_FUNCTION(queue_is_peak_hour, queue::IsPeakHour)
 QUEUE_SQL_FUNCTION(queue_effective_limit, queue::EffectiveLimit)

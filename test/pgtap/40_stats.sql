@@ -1,9 +1,10 @@
 -- 40_stats: stats() counts by status, queued by priority, processing by
 -- resource against its limit, limits and peak flag, oldest queued age and
--- recent figures; tick() pruning removes a job with its audit rows. stats()
+-- recent figures; a job waits only once it is due; tick() pruning removes a
+-- job with its audit rows. stats()
 -- counts are applied at commit, so this file commits its changes and deletes
 -- its jobs at the end.
-SELECT plan(14);
+SELECT plan(20);
 DELETE FROM queue.jobs;
 DELETE FROM queue.job_events;
 DELETE FROM queue.workers;
@@ -43,6 +44,43 @@ SELECT is((SELECT count(*) FROM queue.overview), 1::bigint, 'overview view: one 
 SELECT count(queue.cancel(id)) FROM queue.jobs WHERE status = 'queued';
 SELECT is((SELECT oldest_queued_age FROM queue.stats()), NULL, 'no queued job: no oldest age');
 SELECT is((SELECT queued FROM queue.stats()), 0::bigint, 'queued count back to 0');
+
+-- A job waits from its enqueue, or from its run_at when that came later.
+-- Times are set by hand: each job's enqueue and run_at lie in the past.
+-- high: a retry, enqueued 3 hours ago, due again 10 minutes ago;
+-- medium: scheduled for later (first in dispatch order, enqueued 5 hours
+-- ago), then one enqueued 20 minutes ago with a run_at a day before that;
+-- low: scheduled, enqueued 2 hours ago and due 5 seconds ago, then one
+-- enqueued 40 minutes ago: the job due first is not the one waiting longest.
+SELECT queue.enqueue('doubt') AS retried,
+       queue.enqueue('topic_short', run_at => now() + interval '1 hour') AS later,
+       queue.enqueue('topic_short', run_at => now() - interval '1 day') AS past_run_at,
+       queue.enqueue('daily_ca', run_at => now() + interval '1 day') AS just_due,
+       queue.enqueue('daily_ca') AS waiting \gset
+UPDATE queue.jobs SET enqueued_at = now() - interval '3 hours', run_at = now() - interval '10 minutes'
+ WHERE id = :retried;
+UPDATE queue.jobs SET enqueued_at = now() - interval '5 hours' WHERE id = :later;
+UPDATE queue.jobs SET enqueued_at = now() - interval '20 minutes' WHERE id = :past_run_at;
+UPDATE queue.jobs SET enqueued_at = now() - interval '2 hours', run_at = now() - interval '5 seconds'
+ WHERE id = :just_due;
+UPDATE queue.jobs SET enqueued_at = now() - interval '40 minutes', run_at = now() - interval '40 minutes'
+ WHERE id = :waiting;
+SELECT results_eq(
+    $$SELECT priority, date_trunc('minute', oldest_wait) FROM queue.oldest_waits()$$,
+    $$VALUES ('high'::queue.priority, interval '10 minutes'), ('medium', '20 minutes'), ('low', '40 minutes')$$,
+    'each priority''s longest wait counts from the enqueue or the later run_at, never before it is due');
+SELECT is((SELECT date_trunc('minute', oldest_queued_age) FROM queue.stats()), interval '40 minutes',
+          'the oldest queued age is the longest of them');
+SELECT ok(queue.metrics() ~ 'queue_oldest_queued_age_seconds\{priority="low"\} 24\d\d',
+          'the metrics gauge gives the same wait');
+SELECT ok(EXISTS (SELECT FROM queue.alerts WHERE alert = 'oldest_queued'), 'the oldest_queued alert fires');
+
+-- Only the job scheduled for later is left: nothing waits.
+SELECT queue.cancel(:retried), queue.cancel(:past_run_at), queue.cancel(:just_due), queue.cancel(:waiting);
+SELECT is((SELECT format('%s queued, oldest age %s', queued, coalesce(oldest_queued_age::text, 'none'))
+             FROM queue.stats()), '1 queued, oldest age none', 'a job not due yet does not wait');
+SELECT ok(NOT EXISTS (SELECT FROM queue.alerts WHERE alert = 'oldest_queued'), 'and fires no alert');
+SELECT queue.cancel(:later);
 
 -- pruning removes finished jobs past retention and their audit rows
 UPDATE queue.jobs SET finished_at = now() - interval '8 days' WHERE id = :d;

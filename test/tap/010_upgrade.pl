@@ -5,7 +5,7 @@
 # out the job scheduled for later, the counters equal the table, the renders
 # in flight complete, the limits hold, and the monitoring pass folds each
 # event once, its times into the histograms. It runs from 1.0, the first
-# release, and from 1.8, the one before the current.
+# release, and from 1.9, the one before the current.
 #
 # QUEUE_OLD_SOURCES names a directory with one source tree per old version,
 # queue-<version> (test/run-all.sh exports them from git); the current build
@@ -176,6 +176,16 @@ sub upgrade_from {
 	  FROM queue.job_type_totals});
 	my ($waited, $started) = $waits =~ /^(\d+) waits of (\d+) starts$/ or die "no totals: $waits";
 	is($waited, $started, "every start's wait is in the histograms ($waits)");
+
+	# The job scheduled for later waits from its run_at, through the index of
+	# such jobs built by the update: due an hour ago, a day after its
+	# enqueue, it has waited longest of its priority.
+	$node->safe_psql('postgres', q{UPDATE queue.jobs SET enqueued_at = now() - interval '1 day',
+		run_at = now() - interval '1 hour' WHERE payload ? 'scheduled'});
+	is($node->safe_psql('postgres', q{
+	SELECT format('%s %s', date_trunc('minute', w.oldest_wait), date_trunc('minute', s.oldest_queued_age))
+	  FROM queue.oldest_waits() w, queue.stats() s WHERE w.priority = 'high'}), '01:00:00 01:00:00',
+		'the job scheduled for later waits from its run_at');
 	$node->stop;
 }
 

@@ -363,9 +363,10 @@ SELECT format('job %s (%s, attempts %s of %s): %s', id, status, attempts, max_at
 	return grep { $_ ne '' } split /\n/, $found;
 }
 
-# queue.stats() (counts by status, queued by priority, manim running) and
-# queue.position() of up to 25 queued jobs against a count of the table, in
-# one snapshot. On a primary the table is locked against writers first so
+# queue.stats() (counts by status, queued by priority, manim running),
+# queue.position() of up to 25 queued jobs and queue.oldest_waits() against
+# the table, in one snapshot. (A wait may differ by a moment: ids are taken
+# at insert, enqueue times at the start of the transaction.) On a primary the table is locked against writers first so
 # that every committed change has also reached the counters; a hot standby
 # cannot take that lock and is compared within one REPEATABLE READ snapshot
 # (callers pause replay for an exact comparison). Returns the violations
@@ -400,6 +401,12 @@ SELECT format('stats() %s = %s, table %s', name, from_stats, from_table)
     ('queued_low', s.queued_low, t.queued_low),
     ('manim running', s.manim, t.manim)) v(name, from_stats, from_table)
  WHERE from_stats IS DISTINCT FROM from_table;
+SELECT format('oldest_waits() %s = %s, table %s', w.priority, w.oldest_wait, t.wait)
+  FROM queue.oldest_waits() w,
+       LATERAL (SELECT now() - min(greatest(j.run_at, j.enqueued_at)) AS wait FROM queue.jobs j
+                 WHERE j.status = 'queued' AND j.priority = w.priority AND j.run_at <= now()) t
+ WHERE (w.oldest_wait IS NULL) <> (t.wait IS NULL)
+    OR abs(extract(epoch FROM w.oldest_wait - t.wait)) > 0.25;
 WITH sample AS (
   SELECT id, priority FROM queue.jobs WHERE status = 'queued' AND run_at <= now()
    ORDER BY random() LIMIT 25),
