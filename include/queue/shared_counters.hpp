@@ -23,16 +23,16 @@
 namespace queue {
 
 enum class CounterKind : uint8 {
-  kRunningTotal = 1,  // processing jobs, plus claims in flight
-  kRunningResource,   // the same, for one resource (name)
-  kStatus,            // jobs per status (slot = status)
-  kQueuedPriority,    // queued jobs per priority (slot = priority)
-  kQueuedBlock,       // queued jobs per priority and block of ids (slot, block)
-  kQueuedRange,       // queued jobs per priority and range of blocks (slot, range)
-  kRunTime,           // moving average of run time per job type (name)
-  kRunningWorker,     // processing jobs held by one worker id (see WorkerKey)
-  kQueuedScheduled,   // queued jobs whose run_at is past their enqueued_at, the
-                      // jobs of the index of scheduled jobs (slot = priority)
+  kRunningTotal = 1,      // processing jobs, plus claims in flight
+  kRunningResource,       // the same, for one resource (name)
+  kStatus,                // jobs per status (slot = status)
+  kQueuedPriority,        // queued jobs per priority (slot = priority)
+  kQueuedBlock,           // queued jobs per priority and block of ids (slot, block)
+  kQueuedRange,           // queued jobs per priority and range of blocks (slot, range)
+  kRunTime,               // moving average of run time per job type (name)
+  kRunningWorker,         // processing jobs held by one worker id (see WorkerKey)
+  kQueuedScheduled,       // queued jobs whose run_at is past their enqueued_at, the
+                          // jobs of the index of scheduled jobs (slot = priority)
   kQueuedScheduledBlock,  // the same, per priority and block of ids (slot, block)
 };
 

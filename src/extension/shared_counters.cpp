@@ -675,7 +675,8 @@ int64 FirstUnscheduledBlock(const DatabaseSlot& slot, int priority) {
       continue;
     }
     block_key.block = block;
-    auto* queued = static_cast<SharedCounter*>(hash_search(counters, &block_key, HASH_FIND, nullptr));
+    auto* queued =
+        static_cast<SharedCounter*>(hash_search(counters, &block_key, HASH_FIND, nullptr));
     if (queued != nullptr) {
       scheduled_key.block = block;
       auto* scheduled =
