@@ -51,7 +51,11 @@
 #      4. latencies at scale: position/job_status at 10k and 1M queued, in
 #         the server before and after VACUUM (and the baseline count(*) of the
 #         rows ahead), stats() and one tick() pass
-#         with 1M queued, BENCH_FINISHED finished jobs and 10k processing.
+#         with 1M queued, BENCH_FINISHED finished jobs and 10k processing;
+#         then stats() again once the first BENCH_SCHEDULED of the low
+#         priority's queued jobs are put off to tomorrow (a batch scheduled
+#         for later at the head of its priority, which its oldest wait passes
+#         over).
 #   --soak: a steady mixed load (enqueue; claim + complete, 5% failures that
 #      come back as retries after 1 s; positions polled; the background
 #      worker ticking and pruning with settings.retention = 1 minute), one
@@ -79,7 +83,8 @@
 #   BENCH_LATENCY_SECONDS (5, per latency run), BENCH_FINISHED (10000000 finished jobs
 #   behind stats() and tick(): up to 100k through the API, the rest in bulk, about
 #   5 minutes a 10M),
-#   BENCH_DEEP (1000000, the deep queue of section 4),
+#   BENCH_DEEP (1000000, the deep queue of section 4), BENCH_SCHEDULED (200000, the
+#   jobs put off in section 4),
 #   BENCH_PROFILE=1 (pg_stat_statements, track = all: the costliest statements after
 #   sections 1 and 2; costs a few % of throughput), BENCH_SOAK_CLIENTS (4),
 #   BENCH_SOAK_BACKLOG (20000 queued at the start), BENCH_SOAK_FAIL_PERCENT (5),
@@ -104,6 +109,7 @@ WAKEUP_GAP_MS=${BENCH_WAKEUP_GAP_MS:-5}
 LATENCY_SECONDS=${BENCH_LATENCY_SECONDS:-5}
 FINISHED=${BENCH_FINISHED:-10000000}
 DEEP=${BENCH_DEEP:-1000000}
+SCHEDULED=${BENCH_SCHEDULED:-200000}
 PROFILE=${BENCH_PROFILE:-0}
 QUIET_STEAL=${BENCH_QUIET_STEAL:-5}
 SOAK_CLIENTS=${BENCH_SOAK_CLIENTS:-4}
@@ -733,6 +739,16 @@ section_scale() {
     printf '    %-34s %9.3f ms%s\n' "tick(), $events events to fold" "${AT[tick_events,$events]:-0}" \
       "$( ((FAILED == 0)) || echo "  FAILED")"
   done
+  local put_off
+  put_off=$(psql_q -c "WITH put_off AS (
+                         UPDATE queue.jobs SET run_at = now() + interval '1 day'
+                          WHERE id IN (SELECT id FROM queue.jobs WHERE status = 'queued' AND priority = 'low'
+                                        ORDER BY priority, id LIMIT $SCHEDULED) RETURNING 1)
+                       SELECT count(*) FROM put_off")
+  settle
+  echo "  -- the first $put_off queued jobs of the low priority put off to tomorrow"
+  latency "stats(), a batch scheduled ahead" stats.sql
+  AT[stats_scheduled]=$LAT
   local worst
   for what in position job_status; do
     worst=$(printf '%s\n' "${AT[${what}_server,10000]}" "${AT[${what}_server,$DEEP]}" \
@@ -749,6 +765,8 @@ section_scale() {
     "${AT[raw_position,10000]}" "$DEEP" "${AT[raw_position,$DEEP]}")"
   summary "$(printf 'stats() with %s queued, %s finished, 10k processing: %.3f ms (target <= 1 ms with 1M queued, 10M finished: %s)' \
     "$DEEP" "$FINISHED" "${AT[stats]}" "$(verdict "${AT[stats]}" 1 "<=")")"
+  summary "$(printf '  the same with the first %s jobs of the low priority scheduled for later: %.3f ms (%s)' \
+    "$put_off" "${AT[stats_scheduled]}" "$(verdict "${AT[stats_scheduled]}" 1 "<=")")"
   summary "$(printf 'tick() pass with %s queued, 10k processing: %.3f ms (target <= 10 ms with 1M queued: %s)' \
     "$DEEP" "${AT[tick]}" "$(verdict "${AT[tick]}" 10 "<=")")"
   summary "$(printf '  the same pass with a slice of new events to fold (500, what a pass folds): %.3f ms (%s)' \
