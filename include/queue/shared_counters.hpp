@@ -34,6 +34,7 @@ enum class CounterKind : uint8 {
   kQueuedScheduled,       // queued jobs whose run_at is past their enqueued_at, the
                           // jobs of the index of scheduled jobs (slot = priority)
   kQueuedScheduledBlock,  // the same, per priority and block of ids (slot, block)
+  kQueuedScheduledRange,  // the same, per priority and range of blocks (slot, range)
 };
 
 // Ids are grouped in blocks of 2^kIdBlockShift, and blocks in ranges of
@@ -49,7 +50,8 @@ constexpr int kBlockRangeShift = 8;
 inline bool IsQueuedPositionKind(uint8 kind) {
   return kind == static_cast<uint8>(CounterKind::kQueuedBlock) ||
          kind == static_cast<uint8>(CounterKind::kQueuedRange) ||
-         kind == static_cast<uint8>(CounterKind::kQueuedScheduledBlock);
+         kind == static_cast<uint8>(CounterKind::kQueuedScheduledBlock) ||
+         kind == static_cast<uint8>(CounterKind::kQueuedScheduledRange);
 }
 
 // Counters that come and go with the jobs they count, removed when they are
@@ -158,10 +160,12 @@ void LowestQueuedIds(int64 (&lowest_ids)[policy::kPriorityCount]);
 
 // For each priority, an id no queued job of it lies below that was claimable
 // from its enqueue (run_at not past enqueued_at): the block counters less
-// the scheduled ones skip the blocks that hold only jobs scheduled for later
-// or retried, however many, so a scan for the first such job passes over at
-// most a block of them. PG_INT64_MAX: there is none; 0 on a standby or
-// while positions are counted in the table. Unlike LowestQueuedIds, it
+// the scheduled ones skip the blocks (and ranges of blocks) that hold only
+// jobs scheduled for later or retried, so a scan for the first such job
+// passes over at most a block of them (past a thousand such blocks and
+// ranges, the rest of the run too).
+// PG_INT64_MAX: nothing is queued; 0 on a standby or while positions are
+// counted in the table. Unlike LowestQueuedIds, it
 // reads committed counts, which change just after a commit shows: a job
 // that a transaction committing at this moment made claimable may be passed
 // over for that moment (a figure for monitoring, never for claims), and

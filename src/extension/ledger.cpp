@@ -79,7 +79,7 @@ bool invalidate_at_commit = false;
 bool wake_worker_at_commit = false;
 bool workers_changed = false;
 
-constexpr int kMaxKeysPerCall = 12;
+constexpr int kMaxKeysPerCall = 14;
 
 // Find the entries of up to kMaxKeysPerCall counters in the current
 // subtransaction, creating the missing ones with one trip to shared memory;
@@ -271,7 +271,7 @@ struct RowEffect {
   bool immediate;  // counts at once (entering processing), else at commit
 };
 
-constexpr int kMaxRowEffects = 6;
+constexpr int kMaxRowEffects = 7;
 static_assert(2 * kMaxRowEffects <= kMaxKeysPerCall, "an UPDATE counts an old and a new row");
 
 // Write the effects of one row state to out; returns how many (<= kMaxRowEffects).
@@ -294,6 +294,8 @@ int RowEffects(const JobCountState& row, int64 sign, RowEffect* out) {
     if (row.scheduled) {
       out[n++] = {MakeKey(CounterKind::kQueuedScheduled, priority), sign, false};
       out[n++] = {MakeKey(CounterKind::kQueuedScheduledBlock, priority, block), sign, false};
+      out[n++] = {MakeKey(CounterKind::kQueuedScheduledRange, priority, block >> kBlockRangeShift),
+                  sign, false};
     }
   }
   return n;

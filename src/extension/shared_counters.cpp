@@ -324,6 +324,20 @@ RebuiltCount* CountJobs(CountSnapshot snapshot, int* count_out, bool positions_o
     }
     rows[used++] = RebuiltCount{key, count};
   };
+  // Sum the block rows [first, first + count) into rows of their ranges.
+  auto add_ranges = [&](int first, int count, CounterKind range_kind) {
+    const int first_range = used;
+    for (int b = first; b < first + count; b++) {
+      CounterKey range =
+          MakeKey(range_kind, rows[b].key.slot, rows[b].key.block >> kBlockRangeShift);
+      int r = first_range;
+      while (r < used && memcmp(&rows[r].key, &range, sizeof(range)) != 0) r++;
+      if (r == used)
+        add(range, rows[b].count);
+      else
+        rows[r].count += rows[b].count;
+    }
+  };
 
   uint64 n = 0;
   if (!positions_only) {
@@ -348,7 +362,7 @@ RebuiltCount* CountJobs(CountSnapshot snapshot, int* count_out, bool positions_o
   }
   n = RunCount(count_queued_blocks, snapshot);
   int64 per_priority[policy::kPriorityCount] = {};
-  int first_range_row = used;  // ranges are summed from blocks, after them
+  int first_block_row = used;  // ranges are summed from blocks, after them
   int block_rows = 0;
   for (uint64 i = 0; i < n; i++) {
     int priority = static_cast<int>(*policy::ParsePriority(SpiText(i, 1)));
@@ -357,23 +371,18 @@ RebuiltCount* CountJobs(CountSnapshot snapshot, int* count_out, bool positions_o
     add(MakeKey(CounterKind::kQueuedBlock, priority, DatumGetInt64(SpiValueNotNull(i, 2))), count);
     block_rows++;
   }
-  for (int b = first_range_row; b < first_range_row + block_rows; b++) {
-    CounterKey range =
-        MakeKey(CounterKind::kQueuedRange, rows[b].key.slot, rows[b].key.block >> kBlockRangeShift);
-    int r = first_range_row + block_rows;
-    while (r < used && memcmp(&rows[r].key, &range, sizeof(range)) != 0) r++;
-    if (r == used)
-      add(range, rows[b].count);
-    else
-      rows[r].count += rows[b].count;
-  }
+  add_ranges(first_block_row, block_rows, CounterKind::kQueuedRange);
+  int first_scheduled_row = used;
+  int scheduled_rows = 0;
   for (uint64 i = 0; i < n; i++) {  // the blocks' jobs scheduled for later or retried
     int64 scheduled = DatumGetInt64(SpiValueNotNull(i, 4));
     if (scheduled == 0) continue;
     int priority = static_cast<int>(*policy::ParsePriority(SpiText(i, 1)));
     add(MakeKey(CounterKind::kQueuedScheduledBlock, priority, DatumGetInt64(SpiValueNotNull(i, 2))),
         scheduled);
+    scheduled_rows++;
   }
+  add_ranges(first_scheduled_row, scheduled_rows, CounterKind::kQueuedScheduledRange);
   if (!positions_only) {
     for (int p = 0; p < policy::kPriorityCount; p++)
       add(MakeKey(CounterKind::kQueuedPriority, p), per_priority[p]);
@@ -650,43 +659,54 @@ void LowestQueuedIds(int64 (&lowest_ids)[policy::kPriorityCount]) {
   LWLockRelease(shared->lock);
 }
 
-// The most counters LowestUnscheduledIds looks up for one priority, about a
-// tenth of a millisecond under the shared lock; past them it gives the
-// priority's lowest block, where a scan finds the same job, later.
-constexpr int kUnscheduledBlockProbes = 4096;
+// A counter's value, 0 when it has no entry. Caller holds the lock.
+int64 CounterValue(const CounterKey& key) {
+  auto* counter = static_cast<SharedCounter*>(hash_search(counters, &key, HASH_FIND, nullptr));
+  return counter != nullptr ? counter->value : 0;
+}
+
+// The most blocks and ranges of blocks LowestUnscheduledIds looks at for one
+// priority, three hash look-ups each at most, under the shared lock: a
+// longer run of them that holds only jobs scheduled for later is read by the
+// scan that starts where the look-ups stopped.
+constexpr int kUnscheduledBlockProbes = 1024;
 
 // From `slot`'s lowest queued block of `priority` on, the first block where
-// the queued jobs outnumber those scheduled for later or retried; the
-// lowest block when the probes run out. Caller holds the lock.
+// the queued jobs outnumber those scheduled for later or retried, or where
+// the look-ups stopped: every block below it holds only such jobs, or none.
+// A range of blocks is passed over whole when it holds only such jobs, or
+// none. PG_INT64_MAX when nothing is queued. Caller holds the lock.
 int64 FirstUnscheduledBlock(const DatabaseSlot& slot, int priority) {
   const int64 lowest = slot.lowest_block[priority];
-  if (lowest == PG_INT64_MAX) return lowest;  // nothing queued
+  if (lowest == PG_INT64_MAX) return lowest;
   const CounterKey total_key = MakeKey(CounterKind::kQueuedPriority, priority);
-  auto* total = static_cast<SharedCounter*>(hash_search(counters, &total_key, HASH_FIND, nullptr));
-  int64 uncounted = total != nullptr ? total->value : 0;  // queued jobs in the blocks ahead
+  int64 uncounted = CounterValue(total_key);  // queued jobs in the blocks ahead
   CounterKey range_key = MakeKey(CounterKind::kQueuedRange, priority);
+  CounterKey scheduled_range_key = MakeKey(CounterKind::kQueuedScheduledRange, priority);
   CounterKey block_key = MakeKey(CounterKind::kQueuedBlock, priority);
   CounterKey scheduled_key = MakeKey(CounterKind::kQueuedScheduledBlock, priority);
   int64 block = lowest;
   for (int probe = 0; uncounted > 0 && probe < kUnscheduledBlockProbes; probe++) {
     range_key.block = block >> kBlockRangeShift;
-    if (hash_search(counters, &range_key, HASH_FIND, nullptr) == nullptr) {
-      block = (range_key.block + 1) << kBlockRangeShift;  // no block of the range has a counter
-      continue;
+    const int64 next_range = (range_key.block + 1) << kBlockRangeShift;
+    // A range counts only its blocks from `lowest` on: none below holds a job.
+    if (probe == 0 || block == range_key.block << kBlockRangeShift) {
+      scheduled_range_key.block = range_key.block;
+      const int64 queued = CounterValue(range_key);
+      if (queued == CounterValue(scheduled_range_key)) {
+        uncounted -= queued;
+        block = next_range;
+        continue;
+      }
     }
     block_key.block = block;
-    auto* queued =
-        static_cast<SharedCounter*>(hash_search(counters, &block_key, HASH_FIND, nullptr));
-    if (queued != nullptr) {
-      scheduled_key.block = block;
-      auto* scheduled =
-          static_cast<SharedCounter*>(hash_search(counters, &scheduled_key, HASH_FIND, nullptr));
-      if (queued->value > (scheduled != nullptr ? scheduled->value : 0)) return block;
-      uncounted -= queued->value;
-    }
+    scheduled_key.block = block;
+    const int64 queued = CounterValue(block_key);
+    if (queued > CounterValue(scheduled_key)) return block;
+    uncounted -= queued;
     block++;
   }
-  return uncounted > 0 ? lowest : PG_INT64_MAX;
+  return block;
 }
 
 void LowestUnscheduledIds(int64 (&lowest_ids)[policy::kPriorityCount]) {
@@ -830,10 +850,10 @@ void TakeBackPositions(Oid jobs_relid) {
   const uint64 blocks = SpiRun(count_queued_blocks, nullptr, nullptr, SPI_OK_SELECT);
   SpiFinish();
   LWLockAcquire(shared->lock, LW_SHARED);
-  // A counter per block, at most as many for their ranges and as many for
-  // their jobs scheduled for later.
+  // A counter per block and one for its jobs scheduled for later, and at
+  // most as many for their ranges.
   bool fit =
-      hash_get_num_entries(counters) + 3 * static_cast<long>(blocks) <= PositionCounterBudget();
+      hash_get_num_entries(counters) + 4 * static_cast<long>(blocks) <= PositionCounterBudget();
   LWLockRelease(shared->lock);
   // The lock waits for every transaction that writes queue.jobs, and every
   // caller would wait behind it: take it only if it is free now. While it is

@@ -4,7 +4,7 @@
 -- job with its audit rows. stats()
 -- counts are applied at commit, so this file commits its changes and deletes
 -- its jobs at the end.
-SELECT plan(20);
+SELECT plan(21);
 DELETE FROM queue.jobs;
 DELETE FROM queue.job_events;
 DELETE FROM queue.workers;
@@ -81,6 +81,20 @@ SELECT is((SELECT format('%s queued, oldest age %s', queued, coalesce(oldest_que
              FROM queue.stats()), '1 queued, oldest age none', 'a job not due yet does not wait');
 SELECT ok(NOT EXISTS (SELECT FROM queue.alerts WHERE alert = 'oldest_queued'), 'and fires no alert');
 SELECT queue.cancel(:later);
+
+-- The counts of jobs scheduled for later per block of ids follow each job:
+-- of 600 jobs scheduled for tomorrow (three blocks of 256 ids or more), the
+-- 300th is made due half an hour ago by hand; after them, a job enqueued 10
+-- minutes ago. The blocks before the 300th's hold only scheduled jobs.
+SELECT count(queue.enqueue('daily_ca', run_at => now() + interval '1 day')) FROM generate_series(1, 600);
+UPDATE queue.jobs SET enqueued_at = now() - interval '30 minutes', run_at = now() - interval '30 minutes'
+ WHERE id = (SELECT id FROM queue.jobs WHERE status = 'queued' ORDER BY id OFFSET 299 LIMIT 1);
+SELECT queue.enqueue('daily_ca') AS recent \gset
+UPDATE queue.jobs SET enqueued_at = now() - interval '10 minutes', run_at = now() - interval '10 minutes'
+ WHERE id = :recent;
+SELECT is((SELECT date_trunc('minute', oldest_wait) FROM queue.oldest_waits() WHERE priority = 'low'),
+          interval '30 minutes', 'a job made due amid blocks of scheduled jobs waits longest');
+SELECT count(queue.cancel(id)) FROM queue.jobs WHERE status = 'queued';
 
 -- pruning removes finished jobs past retention and their audit rows
 UPDATE queue.jobs SET finished_at = now() - interval '8 days' WHERE id = :d;
