@@ -73,6 +73,7 @@ SELECT queue.is_peak_hour('2024-03-01 12:00+00') AS peak;
 SELECT qt.try($$SELECT * FROM queue.dequeue('w')$$);
 SELECT qt.try($$SELECT queue.complete(1, 'w')$$);
 SELECT qt.try($$SELECT * FROM queue.stats()$$);
+SELECT qt.try($$SELECT * FROM queue.oldest_waits()$$);
 SELECT qt.try($$SELECT * FROM queue.tick()$$);
 SELECT qt.try($$SELECT count(*) FROM queue.jobs$$);
 SELECT qt.try($$UPDATE queue.jobs SET priority = 'high'$$);
@@ -113,6 +114,7 @@ RESET ROLE;
 -- queue_dashboard: stats and views, no jobs table, no API writes.
 SET ROLE regress_dash;
 SELECT queued, completed, cancelled FROM queue.stats();
+SELECT priority, oldest_wait IS NOT NULL AS waiting FROM queue.oldest_waits();
 SELECT count(*) AS overview_rows FROM queue.overview;
 SELECT qt.try($$SELECT count(*) FROM queue.recent_jobs$$);
 SELECT qt.try($$SELECT count(*) FROM queue.jobs$$);
