@@ -163,14 +163,13 @@ void LowestQueuedIds(int64 (&lowest_ids)[policy::kPriorityCount]);
 // the scheduled ones skip the blocks (and ranges of blocks) that hold only
 // jobs scheduled for later or retried, so a scan for the first such job
 // passes over at most a block of them (past a thousand such blocks and
-// ranges, the rest of the run too).
-// PG_INT64_MAX: nothing is queued; 0 on a standby or while positions are
-// counted in the table. Unlike LowestQueuedIds, it
-// reads committed counts, which change just after a commit shows: a job
-// that a transaction committing at this moment made claimable may be passed
-// over for that moment (a figure for monitoring, never for claims), and
-// this transaction's own changes are left out (LowestUnscheduledIdsSeen in
-// the ledger adds them).
+// ranges, the rest of the run too). PG_INT64_MAX: nothing is queued; 0 on a
+// standby or while positions are counted in the table. Unlike
+// LowestQueuedIds, it reads committed counts, which change just after a
+// commit shows: a job that a transaction committing at this moment made
+// claimable may be passed over for that moment (a figure for monitoring,
+// never for claims), and this transaction's own changes are left out
+// (LowestUnscheduledIdsSeen in the ledger adds them).
 void LowestUnscheduledIds(int64 (&lowest_ids)[policy::kPriorityCount]);
 
 // An SQL condition: queue.jobs rows of `priority` (a literal) from id `bound`

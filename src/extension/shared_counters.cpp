@@ -155,6 +155,12 @@ SharedCounter* EnterCounterOrNull(const CounterKey& key) {
   return counter;
 }
 
+// A counter's value, 0 when it has no entry. Caller holds the lock.
+int64 CounterValue(const CounterKey& key) {
+  auto* counter = static_cast<SharedCounter*>(hash_search(counters, &key, HASH_FIND, nullptr));
+  return counter != nullptr ? counter->value : 0;
+}
+
 // Release the exclusive lock and report that the counter hash is full.
 [[noreturn]] void RaiseCountersFull() {
   LWLockRelease(shared->lock);
@@ -659,11 +665,7 @@ void LowestQueuedIds(int64 (&lowest_ids)[policy::kPriorityCount]) {
   LWLockRelease(shared->lock);
 }
 
-// A counter's value, 0 when it has no entry. Caller holds the lock.
-int64 CounterValue(const CounterKey& key) {
-  auto* counter = static_cast<SharedCounter*>(hash_search(counters, &key, HASH_FIND, nullptr));
-  return counter != nullptr ? counter->value : 0;
-}
+namespace {
 
 // The most blocks and ranges of blocks LowestUnscheduledIds looks at for one
 // priority, three hash look-ups each at most, under the shared lock: a
@@ -708,6 +710,8 @@ int64 FirstUnscheduledBlock(const DatabaseSlot& slot, int priority) {
   }
   return block;
 }
+
+}  // namespace
 
 void LowestUnscheduledIds(int64 (&lowest_ids)[policy::kPriorityCount]) {
   LWLockAcquire(shared->lock, LW_SHARED);
@@ -762,8 +766,7 @@ int64 ReadRefusedResults() {
 int64 ReadCounter(const CounterKey& key) {
   if (ReadingStandbyCounts()) return StandbyCount(key);
   LWLockAcquire(shared->lock, LW_SHARED);
-  auto* counter = static_cast<SharedCounter*>(hash_search(counters, &key, HASH_FIND, nullptr));
-  int64 value = counter != nullptr ? counter->value : 0;
+  int64 value = CounterValue(key);
   LWLockRelease(shared->lock);
   return value;
 }
@@ -783,11 +786,7 @@ SharedCounter ReadRunTime(std::string_view job_type) {
 // Caller holds the lock.
 int64 SumCounters(CounterKey key, int64 from, int64 to) {
   int64 sum = 0;
-  for (key.block = to - 1; key.block >= from; key.block--) {
-    if (auto* counter =
-            static_cast<SharedCounter*>(hash_search(counters, &key, HASH_FIND, nullptr)))
-      sum += counter->value;
-  }
+  for (key.block = to - 1; key.block >= from; key.block--) sum += CounterValue(key);
   return sum;
 }
 
