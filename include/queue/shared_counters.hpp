@@ -162,8 +162,8 @@ void LowestQueuedIds(int64 (&lowest_ids)[policy::kPriorityCount]);
 // from its enqueue (run_at not past enqueued_at): the block counters less
 // the scheduled ones skip the blocks (and ranges of blocks) that hold only
 // jobs scheduled for later or retried, so a scan for the first such job
-// passes over at most a block of them (past a thousand such blocks and
-// ranges, the rest of the run too). PG_INT64_MAX: nothing is queued; 0 on a
+// passes over at most a block of them (past 512 such blocks and ranges,
+// the rest of the run too). PG_INT64_MAX: nothing is queued; 0 on a
 // standby or while positions are counted in the table. Unlike
 // LowestQueuedIds, it reads committed counts, which change just after a
 // commit shows: a job that a transaction committing at this moment made

@@ -19,7 +19,8 @@ void DefineSettings() {
   DefineCustomIntVariable(
       "queue.max_counters", "Shared-memory slots for the queue's exact job counters.",
       "Each database using queue needs a few slots plus one per 256 ids of queued jobs "
-      "still waiting (per priority).",
+      "still waiting (per priority), and one more for such ids among which a job is "
+      "scheduled for later or retried.",
       &queue_max_counters, 65536, 1024, 16 * 1024 * 1024, PGC_POSTMASTER, 0, nullptr, nullptr,
       nullptr);
   DefineCustomBoolVariable("queue.enabled", "Runs the queue background worker's maintenance ticks.",

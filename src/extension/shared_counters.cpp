@@ -289,9 +289,10 @@ SavedPlan count_running_per_worker = {
     0,
     {},
     nullptr};
+// In order, so that a range's blocks come together.
 SavedPlan count_queued_blocks = {
     "SELECT priority::text, id >> 8, count(*), count(*) FILTER (WHERE run_at > enqueued_at)"
-    " FROM queue.jobs WHERE status = 'queued' GROUP BY priority, id >> 8",
+    " FROM queue.jobs WHERE status = 'queued' GROUP BY priority, id >> 8 ORDER BY priority, 2",
     0,
     {},
     nullptr};
@@ -330,18 +331,16 @@ RebuiltCount* CountJobs(CountSnapshot snapshot, int* count_out, bool positions_o
     }
     rows[used++] = RebuiltCount{key, count};
   };
-  // Sum the block rows [first, first + count) into rows of their ranges.
+  // Sum the block rows [first, first + count), in order, into rows of their ranges.
   auto add_ranges = [&](int first, int count, CounterKind range_kind) {
     const int first_range = used;
     for (int b = first; b < first + count; b++) {
       CounterKey range =
           MakeKey(range_kind, rows[b].key.slot, rows[b].key.block >> kBlockRangeShift);
-      int r = first_range;
-      while (r < used && memcmp(&rows[r].key, &range, sizeof(range)) != 0) r++;
-      if (r == used)
-        add(range, rows[b].count);
+      if (used > first_range && memcmp(&rows[used - 1].key, &range, sizeof(range)) == 0)
+        rows[used - 1].count += rows[b].count;
       else
-        rows[r].count += rows[b].count;
+        add(range, rows[b].count);
     }
   };
 
@@ -671,7 +670,7 @@ namespace {
 // priority, three hash look-ups each at most, under the shared lock: a
 // longer run of them that holds only jobs scheduled for later is read by the
 // scan that starts where the look-ups stopped.
-constexpr int kUnscheduledBlockProbes = 1024;
+constexpr int kUnscheduledBlockProbes = 512;
 
 // From `slot`'s lowest queued block of `priority` on, the first block where
 // the queued jobs outnumber those scheduled for later or retried, or where
@@ -847,12 +846,14 @@ void TakeBackPositions(Oid jobs_relid) {
   if (!due || BlocksCounterRebuild()) return;
   SpiConnect();
   const uint64 blocks = SpiRun(count_queued_blocks, nullptr, nullptr, SPI_OK_SELECT);
+  long counted_blocks = static_cast<long>(blocks);  // with those of jobs scheduled for later
+  for (uint64 i = 0; i < blocks; i++)
+    if (DatumGetInt64(SpiValueNotNull(i, 4)) > 0) counted_blocks++;
   SpiFinish();
   LWLockAcquire(shared->lock, LW_SHARED);
-  // A counter per block and one for its jobs scheduled for later, and at
+  // A counter per block (and per block of jobs scheduled for later), and at
   // most as many for their ranges.
-  bool fit =
-      hash_get_num_entries(counters) + 4 * static_cast<long>(blocks) <= PositionCounterBudget();
+  bool fit = hash_get_num_entries(counters) + 2 * counted_blocks <= PositionCounterBudget();
   LWLockRelease(shared->lock);
   // The lock waits for every transaction that writes queue.jobs, and every
   // caller would wait behind it: take it only if it is free now. While it is

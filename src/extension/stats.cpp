@@ -36,16 +36,21 @@ constexpr int kStatsColumns = 19;
 //   comparison makes it start there (with "priority = p" the planner drops
 //   the constant from the sort and walks the primary key over every
 //   finished job), and the bound on the priority ends it with the
-//   priority's entries.
+//   priority's entries. It reads at most 10,000 entries: more scheduled
+//   jobs before the first such job are met only where the counters cannot
+//   pass over them (positions counted in the table, a standby, a run of
+//   blocks spread wider than the look-ups go), and the wait of the jobs
+//   behind them is then left out.
 // - Of the jobs scheduled for later or retried, the one due first, through
 //   the index of those jobs by run_at (jobs_scheduled_due; ordinary
 //   enqueues never enter it): when it is not due, none of them is.
 SavedPlan oldest_waits = {
     "SELECT b.p, now() - least("
-    "  (SELECT enqueued_at FROM queue.jobs"
-    "    WHERE status = 'queued' AND (priority, id) >= (b.p, b.lowest) AND priority <= b.p"
-    "      AND run_at <= enqueued_at"
-    "    ORDER BY priority, id LIMIT 1),"
+    "  (SELECT enqueued_at FROM ("
+    "     SELECT enqueued_at, run_at FROM queue.jobs"
+    "      WHERE status = 'queued' AND (priority, id) >= (b.p, b.lowest) AND priority <= b.p"
+    "      ORDER BY priority, id LIMIT 10000) head"
+    "    WHERE run_at <= enqueued_at LIMIT 1),"
     "  (SELECT run_at FROM queue.jobs"
     "    WHERE status = 'queued' AND run_at > enqueued_at AND priority = b.p AND run_at <= now()"
     "    ORDER BY priority, run_at LIMIT 1))"

@@ -54,6 +54,17 @@ is($node->safe_psql('postgres', q{SELECT queue.enqueue('doubt') > 0}), 't',
 	'enqueues go on');
 is($node->safe_psql('postgres', $misplaced), '0', 'every position is its place in dispatch order');
 is($node->safe_psql('postgres', $counts), '1501/1501', 'the counters equal the table');
+# The first 100 low jobs scheduled for later: the oldest waits pass over
+# them in the table, the counters of their blocks gone with the others.
+is($node->safe_psql('postgres', q{
+UPDATE queue.jobs SET run_at = now() + interval '1 day'
+ WHERE id IN (SELECT id FROM queue.jobs WHERE priority = 'low' ORDER BY id LIMIT 100);
+SELECT count(*) FROM queue.oldest_waits() w
+ WHERE w.oldest_wait IS DISTINCT FROM (
+       SELECT now() - min(greatest(j.run_at, j.enqueued_at)) FROM queue.jobs j
+        WHERE j.status = 'queued' AND j.priority = w.priority AND j.run_at <= now());
+UPDATE queue.jobs SET run_at = enqueued_at WHERE run_at > now();}), '0',
+	'the oldest waits leave out the jobs scheduled for later');
 is($node->safe_psql('postgres', q{SELECT id FROM queue.dequeue('w1', 1)}), '768',
 	'a claim takes the first job in dispatch order');
 
