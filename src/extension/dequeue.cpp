@@ -135,6 +135,57 @@ static_assert(std::size(claim_of_priority) == policy::kPriorityCount &&
 #undef QUEUE_CLAIM_PLAN
 #undef QUEUE_CLAIM_OF
 
+// A claim of a priority with this many queued jobs scheduled for later or
+// retried starts past them (see StartPastScheduled); with fewer, it reads
+// them on its way for about what looking them up would cost.
+constexpr int64 kScheduledWorthPassing = 256;
+
+// The jobs of one priority scheduled for later or retried that are due, the
+// first 257 by run_at: the least id among them, and how many were read (more
+// than 256: the least id of them all is not known).
+constexpr int64 kDueScheduledRead = 256;
+#define QUEUE_FIRST_DUE_SCHEDULED(priority)                                  \
+  {                                                                          \
+    "SELECT min(id), count(*) FROM (SELECT id FROM queue.jobs"               \
+    " WHERE status = 'queued' AND run_at > enqueued_at"                      \
+    "   AND priority = '" priority "' AND run_at <= now()"                   \
+    " ORDER BY priority, run_at LIMIT 257) due",                             \
+        0, {}, nullptr                                                       \
+  }
+SavedPlan first_due_scheduled[] = {QUEUE_FIRST_DUE_SCHEDULED("high"),
+                                   QUEUE_FIRST_DUE_SCHEDULED("medium"),
+                                   QUEUE_FIRST_DUE_SCHEDULED("low")};
+static_assert(std::size(first_due_scheduled) == policy::kPriorityCount,
+              "one look-up of due scheduled jobs per priority");
+#undef QUEUE_FIRST_DUE_SCHEDULED
+
+// Where each priority's claim starts (lowest_ids: its LowestQueuedIds),
+// moved past the jobs not due yet ahead of its first claimable job when
+// many of its queued jobs are scheduled for later or retried: a claim then
+// does not read every job of a batch scheduled for tonight on its way to
+// the jobs behind it. Its first claimable job is the first job claimable
+// from its enqueue (LowestUnscheduledIdsSeen: no block below it holds one)
+// or the first due of the others, whichever comes first; when too many of
+// those are due to know their first, the claim starts where it did, where
+// the due ones are. (SPI connected; `snapshot` is the claim's.)
+void StartPastScheduled(int64 (&lowest_ids)[policy::kPriorityCount], Snapshot snapshot) {
+  int64 unscheduled[policy::kPriorityCount];
+  bool unscheduled_read = false;
+  for (int p = 0; p < policy::kPriorityCount; p++) {
+    if (lowest_ids[p] == PG_INT64_MAX ||
+        ReadCounter(MakeKey(CounterKind::kQueuedScheduled, p)) < kScheduledWorthPassing)
+      continue;
+    if (!unscheduled_read) LowestUnscheduledIdsSeen(unscheduled);
+    unscheduled_read = true;
+    SpiRunOnSnapshot(first_due_scheduled[p], nullptr, nullptr, snapshot, SPI_OK_SELECT);
+    if (DatumGetInt64(SpiValueNotNull(0, 2)) > kDueScheduledRead) continue;
+    bool none_due = false;
+    Datum first_due = SpiValue(0, 1, &none_due);
+    int64 start = none_due ? unscheduled[p] : std::min(unscheduled[p], DatumGetInt64(first_due));
+    lowest_ids[p] = std::max(lowest_ids[p], start);
+  }
+}
+
 // The claim this backend is making, for queue.claim_resource_slot(): the
 // (sub)transaction it runs in (none: no claim; a claim that failed leaves
 // its subtransaction or transaction behind, so a later call cannot pass as
@@ -279,6 +330,7 @@ Datum Dequeue(FunctionCallInfo fcinfo) {
   Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
   int64 lowest_ids[policy::kPriorityCount];
   LowestQueuedIds(lowest_ids);
+  StartPastScheduled(lowest_ids, snapshot);
   resource_claims.transaction = MyProc->lxid;
   resource_claims.subtransaction = GetCurrentSubTransactionId();
   resource_claims.full.clear();

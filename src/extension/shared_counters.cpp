@@ -155,11 +155,21 @@ SharedCounter* EnterCounterOrNull(const CounterKey& key) {
   return counter;
 }
 
-// A counter's value, 0 when it has no entry. Caller holds the lock.
-int64 CounterValue(const CounterKey& key) {
+// A counter's value, 0 when it has no entry, and whether a transaction may
+// still change it (it holds a pin): one that committed a moment ago is seen
+// by snapshots before its change reaches the counter. Caller holds the lock.
+struct CounterReading {
+  int64 value;
+  bool pinned;
+};
+CounterReading ReadUnderLock(const CounterKey& key) {
   auto* counter = static_cast<SharedCounter*>(hash_search(counters, &key, HASH_FIND, nullptr));
-  return counter != nullptr ? counter->value : 0;
+  if (counter == nullptr) return {0, false};
+  return {counter->value, counter->pins > 0};
 }
+
+// A counter's value, 0 when it has no entry. Caller holds the lock.
+int64 CounterValue(const CounterKey& key) { return ReadUnderLock(key).value; }
 
 // Release the exclusive lock and report that the counter hash is full.
 [[noreturn]] void RaiseCountersFull() {
@@ -672,11 +682,21 @@ namespace {
 // scan that starts where the look-ups stopped.
 constexpr int kUnscheduledBlockProbes = 512;
 
-// From `slot`'s lowest queued block of `priority` on, the first block where
-// the queued jobs outnumber those scheduled for later or retried, or where
-// the look-ups stopped: every block below it holds only such jobs, or none.
-// A range of blocks is passed over whole when it holds only such jobs, or
-// none. PG_INT64_MAX when nothing is queued. Caller holds the lock.
+// Whether a block (or range of blocks) may hold a queued job that is not
+// scheduled for later: more queued jobs than scheduled ones, or counts that
+// a transaction may still change.
+bool MayHoldUnscheduled(const CounterKey& queued_key, const CounterKey& scheduled_key) {
+  const CounterReading queued = ReadUnderLock(queued_key);
+  const CounterReading scheduled = ReadUnderLock(scheduled_key);
+  return queued.pinned || scheduled.pinned || queued.value > scheduled.value;
+}
+
+// From `slot`'s lowest queued block of `priority` on, the first block that
+// may hold a queued job not scheduled for later or retried, or where the
+// look-ups stopped: every block below it holds only such jobs, or none, and
+// no transaction may still change that. A range of blocks is passed over
+// whole when the same holds for it. PG_INT64_MAX when nothing is queued.
+// Caller holds the lock.
 int64 FirstUnscheduledBlock(const DatabaseSlot& slot, int priority) {
   const int64 lowest = slot.lowest_block[priority];
   if (lowest == PG_INT64_MAX) return lowest;
@@ -689,22 +709,19 @@ int64 FirstUnscheduledBlock(const DatabaseSlot& slot, int priority) {
   int64 block = lowest;
   for (int probe = 0; uncounted > 0 && probe < kUnscheduledBlockProbes; probe++) {
     range_key.block = block >> kBlockRangeShift;
-    const int64 next_range = (range_key.block + 1) << kBlockRangeShift;
     // A range counts only its blocks from `lowest` on: none below holds a job.
     if (probe == 0 || block == range_key.block << kBlockRangeShift) {
       scheduled_range_key.block = range_key.block;
-      const int64 queued = CounterValue(range_key);
-      if (queued == CounterValue(scheduled_range_key)) {
-        uncounted -= queued;
-        block = next_range;
+      if (!MayHoldUnscheduled(range_key, scheduled_range_key)) {
+        uncounted -= CounterValue(range_key);
+        block = (range_key.block + 1) << kBlockRangeShift;
         continue;
       }
     }
     block_key.block = block;
     scheduled_key.block = block;
-    const int64 queued = CounterValue(block_key);
-    if (queued > CounterValue(scheduled_key)) return block;
-    uncounted -= queued;
+    if (MayHoldUnscheduled(block_key, scheduled_key)) return block;
+    uncounted -= CounterValue(block_key);
     block++;
   }
   return block;
