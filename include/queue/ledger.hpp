@@ -56,9 +56,9 @@ int64 VisibleCount(const CounterKey& key);
 // Queued jobs of a priority in id blocks before `block`, as this transaction sees them.
 int64 VisibleQueuedBefore(int priority, int64 block);
 
-// LowestUnscheduledIds, lowered to the blocks where this transaction changed
+// LowestUnscheduledId, lowered to the blocks where this transaction changed
 // queued jobs (its changes reach the counters at commit).
-void LowestUnscheduledIdsSeen(int64 (&lowest_ids)[policy::kPriorityCount]);
+int64 LowestUnscheduledIdSeen(int priority);
 
 // Wake the background worker at commit: a retry became due at once.
 void WakeWorkerAtCommit();

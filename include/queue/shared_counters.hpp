@@ -158,19 +158,20 @@ SharedCounter ReadRunTime(std::string_view job_type);
 // bounds read after taking a snapshot hold for every job that snapshot sees.
 void LowestQueuedIds(int64 (&lowest_ids)[policy::kPriorityCount]);
 
-// For each priority, an id no queued job of it lies below that was claimable
-// from its enqueue (run_at not past enqueued_at): the block counters less
-// the scheduled ones skip the blocks (and ranges of blocks) that hold only
-// jobs scheduled for later or retried, so a scan for the first such job
-// passes over at most a block of them (past 512 such blocks and ranges,
-// the rest of the run too). PG_INT64_MAX: nothing is queued; 0 on a
-// standby or while positions are counted in the table. Unlike
-// LowestQueuedIds, it reads committed counts, which change just after a
-// commit shows: a job that a transaction committing at this moment made
-// claimable may be passed over for that moment (a figure for monitoring,
-// never for claims), and this transaction's own changes are left out
-// (LowestUnscheduledIdsSeen in the ledger adds them).
-void LowestUnscheduledIds(int64 (&lowest_ids)[policy::kPriorityCount]);
+// An id no queued job of `priority` lies below that was claimable from its
+// enqueue (run_at not past enqueued_at), in any snapshot taken before the
+// call: the block counters less the scheduled ones skip the blocks (and
+// ranges of blocks) that hold only jobs scheduled for later or retried, so a
+// scan for the first such job passes over at most a block of them (past 512
+// such blocks and ranges, the rest of the run too). It never skips a block
+// whose counts a transaction may still change (a pinned counter): a commit
+// shows before its counts reach the counters. PG_INT64_MAX: nothing is
+// queued; 0 on a standby or while positions are counted in the table. One
+// case it does not cover: a commit after the snapshot that made a job of a
+// skipped block scheduled, which the snapshot sees as claimable from its
+// enqueue (only an edit by hand does that). This transaction's own changes
+// are left out: LowestUnscheduledIdSeen in the ledger adds them.
+int64 LowestUnscheduledId(int priority);
 
 // An SQL condition: queue.jobs rows of `priority` (a literal) from id `bound`
 // (a parameter holding its LowestQueuedIds) on. Written as a row comparison

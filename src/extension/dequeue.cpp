@@ -136,13 +136,14 @@ static_assert(std::size(claim_of_priority) == policy::kPriorityCount &&
 #undef QUEUE_CLAIM_OF
 
 // A claim of a priority with this many queued jobs scheduled for later or
-// retried starts past them (see StartPastScheduled); with fewer, it reads
-// them on its way for about what looking them up would cost.
+// retried starts past them (see ClaimStart); with fewer, it reads them on
+// its way for about what looking them up would cost.
 constexpr int64 kScheduledWorthPassing = 256;
 
-// The jobs of one priority scheduled for later or retried that are due, the
-// first 257 by run_at: the least id among them, and how many were read (more
-// than 256: the least id of them all is not known).
+// The due jobs of one priority scheduled for later or retried, the first
+// kDueScheduledRead + 1 by run_at (LIMIT 257): the least id among them, and
+// how many were read (more than kDueScheduledRead: the least id of them all
+// is not known).
 constexpr int64 kDueScheduledRead = 256;
 #define QUEUE_FIRST_DUE_SCHEDULED(priority)                                  \
   {                                                                          \
@@ -159,31 +160,28 @@ static_assert(std::size(first_due_scheduled) == policy::kPriorityCount,
               "one look-up of due scheduled jobs per priority");
 #undef QUEUE_FIRST_DUE_SCHEDULED
 
-// Where each priority's claim starts (lowest_ids: its LowestQueuedIds),
-// moved past the jobs not due yet ahead of its first claimable job when
-// many of its queued jobs are scheduled for later or retried: a claim then
-// does not read every job of a batch scheduled for tonight on its way to
-// the jobs behind it. Its first claimable job is the first job claimable
-// from its enqueue (LowestUnscheduledIdsSeen: no block below it holds one)
-// or the first due of the others, whichever comes first; when too many of
-// those are due to know their first, the claim starts where it did, where
-// the due ones are. (SPI connected; `snapshot` is the claim's.)
-void StartPastScheduled(int64 (&lowest_ids)[policy::kPriorityCount], Snapshot snapshot) {
-  int64 unscheduled[policy::kPriorityCount];
-  bool unscheduled_read = false;
-  for (int p = 0; p < policy::kPriorityCount; p++) {
-    if (lowest_ids[p] == PG_INT64_MAX ||
-        ReadCounter(MakeKey(CounterKind::kQueuedScheduled, p)) < kScheduledWorthPassing)
-      continue;
-    if (!unscheduled_read) LowestUnscheduledIdsSeen(unscheduled);
-    unscheduled_read = true;
-    SpiRunOnSnapshot(first_due_scheduled[p], nullptr, nullptr, snapshot, SPI_OK_SELECT);
-    if (DatumGetInt64(SpiValueNotNull(0, 2)) > kDueScheduledRead) continue;
-    bool none_due = false;
-    Datum first_due = SpiValue(0, 1, &none_due);
-    int64 start = none_due ? unscheduled[p] : std::min(unscheduled[p], DatumGetInt64(first_due));
-    lowest_ids[p] = std::max(lowest_ids[p], start);
-  }
+// Where a claim of `priority` starts, `lowest` being its LowestQueuedIds:
+// there, or, when many of its queued jobs are scheduled for later or
+// retried, at its first claimable job, so that a claim does not read every
+// job of a batch scheduled for tonight on its way to the jobs behind it.
+// That job is the first claimable from its enqueue (none lies below
+// LowestUnscheduledIdSeen) or the first due of the others, whichever comes
+// first; when more of those are due than the look-up reads, the claim
+// starts at `lowest`. Not in a REPEATABLE READ transaction, whose snapshot
+// may be older than the counts: a job that a later commit made scheduled,
+// claimable in that snapshot, would be passed over. (SPI connected;
+// `snapshot` is the claim's.)
+int64 ClaimStart(int priority, int64 lowest, Snapshot snapshot) {
+  if (IsolationUsesXactSnapshot() ||
+      ReadCounter(MakeKey(CounterKind::kQueuedScheduled, priority)) < kScheduledWorthPassing)
+    return lowest;
+  const int64 unscheduled = LowestUnscheduledIdSeen(priority);
+  if (unscheduled <= lowest) return lowest;  // nothing to pass over
+  SpiRunOnSnapshot(first_due_scheduled[priority], nullptr, nullptr, snapshot, SPI_OK_SELECT);
+  if (DatumGetInt64(SpiValueNotNull(0, 2)) > kDueScheduledRead) return lowest;
+  bool none_due = false;
+  Datum first_due = SpiValue(0, 1, &none_due);
+  return none_due ? unscheduled : std::min(unscheduled, DatumGetInt64(first_due));
 }
 
 // The claim this backend is making, for queue.claim_resource_slot(): the
@@ -330,7 +328,6 @@ Datum Dequeue(FunctionCallInfo fcinfo) {
   Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
   int64 lowest_ids[policy::kPriorityCount];
   LowestQueuedIds(lowest_ids);
-  StartPastScheduled(lowest_ids, snapshot);
   resource_claims.transaction = MyProc->lxid;
   resource_claims.subtransaction = GetCurrentSubTransactionId();
   resource_claims.full.clear();
@@ -346,9 +343,11 @@ Datum Dequeue(FunctionCallInfo fcinfo) {
   int claimed = 0;
   for (int priority = 0; priority < policy::kPriorityCount && claimed < reserved; priority++) {
     if (lowest_ids[priority] == PG_INT64_MAX) continue;  // nothing of it queued
+    const int64 start = ClaimStart(priority, lowest_ids[priority], snapshot);
+    if (start == PG_INT64_MAX) continue;  // nothing of it claimable
     const int wanted_now = reserved - claimed;
     args[0] = Int32GetDatum(wanted_now);
-    args[3] = Int64GetDatum(lowest_ids[priority]);
+    args[3] = Int64GetDatum(start);
     SavedPlan& claim =
         wanted_now == 1 ? claim_one_of_priority[priority] : claim_of_priority[priority];
     uint64 rows = SpiRunOnSnapshot(claim, args, nulls, snapshot, SPI_OK_SELECT);

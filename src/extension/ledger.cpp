@@ -395,19 +395,20 @@ int64 VisibleQueuedBefore(int priority, int64 block) {
   return count;
 }
 
-void LowestUnscheduledIdsSeen(int64 (&lowest_ids)[policy::kPriorityCount]) {
-  LowestUnscheduledIds(lowest_ids);
+int64 LowestUnscheduledIdSeen(int priority) {
+  int64 lowest = LowestUnscheduledId(priority);
   // A block where this transaction changed queued jobs, or which of them
   // were scheduled, may hold one that it made claimable from its enqueue:
   // the scan starts there at the latest.
   for (const Entry& entry : entries) {
-    if (entry.key.database != MyDatabaseId || entry.at_commit == 0 ||
+    if (entry.key.database != MyDatabaseId || entry.key.slot != priority ||
+        entry.at_commit == 0 ||
         (entry.key.kind != static_cast<uint8>(CounterKind::kQueuedBlock) &&
          entry.key.kind != static_cast<uint8>(CounterKind::kQueuedScheduledBlock)))
       continue;
-    int64& lowest = lowest_ids[entry.key.slot];
     lowest = std::min(lowest, entry.key.block << kIdBlockShift);
   }
+  return lowest;
 }
 
 void InvalidateCountersAtCommit() { invalidate_at_commit = true; }

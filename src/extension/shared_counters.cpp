@@ -676,27 +676,26 @@ void LowestQueuedIds(int64 (&lowest_ids)[policy::kPriorityCount]) {
 
 namespace {
 
-// The most blocks and ranges of blocks LowestUnscheduledIds looks at for one
-// priority, three hash look-ups each at most, under the shared lock: a
-// longer run of them that holds only jobs scheduled for later is read by the
-// scan that starts where the look-ups stopped.
+// The most blocks and ranges of blocks LowestUnscheduledId looks at, four
+// hash look-ups each at most, under the shared lock: a longer run of them
+// that holds only jobs scheduled for later is read by the scan that starts
+// where the look-ups stopped.
 constexpr int kUnscheduledBlockProbes = 512;
 
-// Whether a block (or range of blocks) may hold a queued job that is not
-// scheduled for later: more queued jobs than scheduled ones, or counts that
-// a transaction may still change.
-bool MayHoldUnscheduled(const CounterKey& queued_key, const CounterKey& scheduled_key) {
+// The queued jobs a block (or range of blocks) counts when they are all
+// scheduled for later or retried and no transaction may still change that;
+// else -1: it may hold a job claimable from its enqueue. Caller holds the lock.
+int64 OnlyScheduledCount(const CounterKey& queued_key, const CounterKey& scheduled_key) {
   const CounterReading queued = ReadUnderLock(queued_key);
   const CounterReading scheduled = ReadUnderLock(scheduled_key);
-  return queued.pinned || scheduled.pinned || queued.value > scheduled.value;
+  if (queued.pinned || scheduled.pinned || queued.value > scheduled.value) return -1;
+  return queued.value;
 }
 
 // From `slot`'s lowest queued block of `priority` on, the first block that
-// may hold a queued job not scheduled for later or retried, or where the
-// look-ups stopped: every block below it holds only such jobs, or none, and
-// no transaction may still change that. A range of blocks is passed over
-// whole when the same holds for it. PG_INT64_MAX when nothing is queued.
-// Caller holds the lock.
+// may hold a queued job claimable from its enqueue, or where the look-ups
+// stopped (see LowestUnscheduledId); a range of blocks is passed over whole
+// when it may not. PG_INT64_MAX when nothing is queued. Caller holds the lock.
 int64 FirstUnscheduledBlock(const DatabaseSlot& slot, int priority) {
   const int64 lowest = slot.lowest_block[priority];
   if (lowest == PG_INT64_MAX) return lowest;
@@ -712,16 +711,18 @@ int64 FirstUnscheduledBlock(const DatabaseSlot& slot, int priority) {
     // A range counts only its blocks from `lowest` on: none below holds a job.
     if (probe == 0 || block == range_key.block << kBlockRangeShift) {
       scheduled_range_key.block = range_key.block;
-      if (!MayHoldUnscheduled(range_key, scheduled_range_key)) {
-        uncounted -= CounterValue(range_key);
+      const int64 in_range = OnlyScheduledCount(range_key, scheduled_range_key);
+      if (in_range >= 0) {
+        uncounted -= in_range;
         block = (range_key.block + 1) << kBlockRangeShift;
         continue;
       }
     }
     block_key.block = block;
     scheduled_key.block = block;
-    if (MayHoldUnscheduled(block_key, scheduled_key)) return block;
-    uncounted -= CounterValue(block_key);
+    const int64 in_block = OnlyScheduledCount(block_key, scheduled_key);
+    if (in_block < 0) return block;
+    uncounted -= in_block;
     block++;
   }
   return block;
@@ -729,16 +730,14 @@ int64 FirstUnscheduledBlock(const DatabaseSlot& slot, int priority) {
 
 }  // namespace
 
-void LowestUnscheduledIds(int64 (&lowest_ids)[policy::kPriorityCount]) {
+int64 LowestUnscheduledId(int priority) {
   LWLockAcquire(shared->lock, LW_SHARED);
   DatabaseSlot* slot = FindSlot(false);
-  for (int p = 0; p < policy::kPriorityCount; p++) {
-    int64 block = slot != nullptr && !ReadingStandbyCounts() && !slot->positions_in_table
-                      ? FirstUnscheduledBlock(*slot, p)
-                      : 0;
-    lowest_ids[p] = block == PG_INT64_MAX ? PG_INT64_MAX : block << kIdBlockShift;
-  }
+  int64 block = slot != nullptr && !ReadingStandbyCounts() && !slot->positions_in_table
+                    ? FirstUnscheduledBlock(*slot, priority)
+                    : 0;
   LWLockRelease(shared->lock);
+  return block == PG_INT64_MAX ? PG_INT64_MAX : block << kIdBlockShift;
 }
 
 void AddRunTimeSample(std::string_view job_type, policy::Micros run_time) noexcept {

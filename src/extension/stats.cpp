@@ -30,7 +30,7 @@ constexpr int kStatsColumns = 19;
 // not wait, and a retry waits from the end of its backoff.
 // - Of the jobs claimable from their enqueue, the first in dispatch order
 //   has waited longest (ids grow with time). $1 holds, per priority, an id
-//   none of them lies below (see LowestUnscheduledIds): the scan starts past
+//   none of them lies below (see LowestUnscheduledId): the scan starts past
 //   the blocks that hold only jobs scheduled for later or retried, and past
 //   the entries of claimed jobs that vacuum has not removed yet. A row
 //   comparison makes it start there (with "priority = p" the planner drops
@@ -64,7 +64,7 @@ uint64 ReadOldestWaits() {
   // The bounds are read after the snapshot is taken (see LowestQueuedIds).
   Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
   int64 lowest_ids[policy::kPriorityCount];
-  LowestUnscheduledIdsSeen(lowest_ids);
+  for (int p = 0; p < policy::kPriorityCount; p++) lowest_ids[p] = LowestUnscheduledIdSeen(p);
   Datum lowest = Int64ArrayDatum(lowest_ids, policy::kPriorityCount);
   uint64 rows = SpiRunOnSnapshot(oldest_waits, &lowest, nullptr, snapshot, SPI_OK_SELECT);
   UnregisterSnapshot(snapshot);
