@@ -401,8 +401,7 @@ int64 LowestUnscheduledIdSeen(int priority) {
   // were scheduled, may hold one that it made claimable from its enqueue:
   // the scan starts there at the latest.
   for (const Entry& entry : entries) {
-    if (entry.key.database != MyDatabaseId || entry.key.slot != priority ||
-        entry.at_commit == 0 ||
+    if (entry.key.database != MyDatabaseId || entry.key.slot != priority || entry.at_commit == 0 ||
         (entry.key.kind != static_cast<uint8>(CounterKind::kQueuedBlock) &&
          entry.key.kind != static_cast<uint8>(CounterKind::kQueuedScheduledBlock)))
       continue;
