@@ -662,15 +662,26 @@ void SettleCounters(const std::vector<std::pair<SharedCounter*, int64>>& settlem
   LWLockRelease(shared->lock);
 }
 
+namespace {
+
+// This database's slot when its block counters say where queued ids lie;
+// nullptr on a standby, while its positions are counted in the table, or
+// without a slot (the callers then start from id 0). Caller holds the lock.
+const DatabaseSlot* SlotKeepingBlocks() {
+  const DatabaseSlot* slot = FindSlot(false);
+  return slot != nullptr && !ReadingStandbyCounts() && !slot->positions_in_table ? slot : nullptr;
+}
+
+// The first id of a block; PG_INT64_MAX stays (nothing queued).
+int64 FirstIdOf(int64 block) { return block == PG_INT64_MAX ? block : block << kIdBlockShift; }
+
+}  // namespace
+
 void LowestQueuedIds(int64 (&lowest_ids)[policy::kPriorityCount]) {
   LWLockAcquire(shared->lock, LW_SHARED);
-  DatabaseSlot* slot = FindSlot(false);
-  for (int p = 0; p < policy::kPriorityCount; p++) {
-    int64 block = slot != nullptr && !ReadingStandbyCounts() && !slot->positions_in_table
-                      ? slot->lowest_block[p]
-                      : 0;
-    lowest_ids[p] = block == PG_INT64_MAX ? PG_INT64_MAX : block << kIdBlockShift;
-  }
+  const DatabaseSlot* slot = SlotKeepingBlocks();
+  for (int p = 0; p < policy::kPriorityCount; p++)
+    lowest_ids[p] = slot != nullptr ? FirstIdOf(slot->lowest_block[p]) : 0;
   LWLockRelease(shared->lock);
 }
 
@@ -732,12 +743,10 @@ int64 FirstUnscheduledBlock(const DatabaseSlot& slot, int priority) {
 
 int64 LowestUnscheduledId(int priority) {
   LWLockAcquire(shared->lock, LW_SHARED);
-  DatabaseSlot* slot = FindSlot(false);
-  int64 block = slot != nullptr && !ReadingStandbyCounts() && !slot->positions_in_table
-                    ? FirstUnscheduledBlock(*slot, priority)
-                    : 0;
+  const DatabaseSlot* slot = SlotKeepingBlocks();
+  const int64 lowest = slot != nullptr ? FirstIdOf(FirstUnscheduledBlock(*slot, priority)) : 0;
   LWLockRelease(shared->lock);
-  return block == PG_INT64_MAX ? PG_INT64_MAX : block << kIdBlockShift;
+  return lowest;
 }
 
 void AddRunTimeSample(std::string_view job_type, policy::Micros run_time) noexcept {
