@@ -55,7 +55,7 @@
 #         then stats() again once the first BENCH_SCHEDULED of the low
 #         priority's queued jobs are put off to tomorrow (a batch scheduled
 #         for later at the head of its priority, which its oldest wait passes
-#         over).
+#         over), and position()/job_status() of the low jobs behind it.
 #   --soak: a steady mixed load (enqueue; claim + complete, 5% failures that
 #      come back as retries after 1 s; positions polled; the background
 #      worker ticking and pruning with settings.retention = 1 minute), one
@@ -605,17 +605,20 @@ latency() {
     "$( ((FAILED == 0)) || echo "  FAILED")"
 }
 
-# in_server CALLS EXPRESSION: ms per evaluation of EXPRESSION (of a random id
-# r among the queued ones) over CALLS evaluations in one statement: the cost in
-# the server, without the client round trip. The median of three such
+# in_server CALLS EXPRESSION [IDS]: ms per evaluation of EXPRESSION (of a
+# random id r among the queued ones, ids 1..DEPTH_NOW, or among those the
+# query IDS returns) over CALLS evaluations in one statement: the cost in the
+# server, without the client round trip. The median of three such
 # statements: one of a few seconds swings up to 2x on these machines.
 in_server() {
-  local runs=() run
+  local runs=() run draw="SELECT 1 + floor(random() * $DEPTH_NOW)::bigint AS r
+                           FROM generate_series(1, $1)"
+  [[ -n ${3:-} ]] && draw="SELECT ids[1 + floor(random() * cardinality(ids))::int] AS r
+                             FROM generate_series(1, $1), (SELECT ARRAY($3) AS ids) AS drawn"
   for run in 1 2 3; do
     runs+=("$(psql_q <<SQL
 SELECT clock_timestamp() AS t0 \gset
-SELECT count($2) FROM (SELECT 1 + floor(random() * $DEPTH_NOW)::bigint AS r
-                         FROM generate_series(1, $1)) AS ids \g /dev/null
+SELECT count($2) FROM ($draw) AS ids \g /dev/null
 SELECT round((extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000 / $1)::numeric, 4);
 SQL
 )")
@@ -749,6 +752,14 @@ section_scale() {
   echo "  -- the first $put_off queued jobs of the low priority put off to tomorrow"
   latency "stats(), a batch scheduled ahead" stats.sql
   AT[stats_scheduled]=$LAT
+  # Positions of the low jobs behind the batch: the jobs not due yet ahead
+  # of them are the batch.
+  local behind="SELECT id FROM queue.jobs WHERE status = 'queued' AND priority = 'low'
+                  AND run_at <= now() ORDER BY id LIMIT 10000"
+  AT[position_scheduled]=$(in_server 20000 "queue.position(r)" "$behind")
+  AT[job_status_scheduled]=$(in_server 20000 "(queue.job_status(r)).status" "$behind")
+  printf '    %-34s %9.4f ms\n' "position, behind the batch" "${AT[position_scheduled]}" \
+    "job_status, behind the batch" "${AT[job_status_scheduled]}"
   local worst
   for what in position job_status; do
     worst=$(printf '%s\n' "${AT[${what}_server,10000]}" "${AT[${what}_server,$DEEP]}" \
@@ -767,6 +778,9 @@ section_scale() {
     "$DEEP" "$FINISHED" "${AT[stats]}" "$(verdict "${AT[stats]}" 1 "<=")")"
   summary "$(printf '  the same with the first %s jobs of the low priority scheduled for later: %.3f ms (%s)' \
     "$put_off" "${AT[stats_scheduled]}" "$(verdict "${AT[stats_scheduled]}" 1 "<=")")"
+  worst=$(printf '%s\n' "${AT[position_scheduled]}" "${AT[job_status_scheduled]}" | sort -g | tail -1)
+  summary "$(printf '  position() / job_status() of a low job behind them, in the server: %.4f / %.4f ms (target <= 0.1 ms: %s)' \
+    "${AT[position_scheduled]}" "${AT[job_status_scheduled]}" "$(verdict "$worst" 0.1 "<=")")"
   summary "$(printf 'tick() pass with %s queued, 10k processing: %.3f ms (target <= 10 ms with 1M queued: %s)' \
     "$DEEP" "${AT[tick]}" "$(verdict "${AT[tick]}" 10 "<=")")"
   summary "$(printf '  the same pass with a slice of new events to fold (500, what a pass folds): %.3f ms (%s)' \

@@ -53,8 +53,9 @@ void RecordRunTime(const char* job_type, policy::Micros run_time);
 // transaction's changes still waiting for commit.
 int64 VisibleCount(const CounterKey& key);
 
-// Queued jobs of a priority in id blocks before `block`, as this transaction sees them.
-int64 VisibleQueuedBefore(int priority, int64 block);
+// Queued jobs of a priority that `counters` count, in id blocks before
+// `block`, as this transaction sees them.
+int64 VisibleBlocksBefore(BlockCounters counters, int priority, int64 block);
 
 // LowestUnscheduledId, lowered to the blocks where this transaction changed
 // queued jobs (its changes reach the counters at commit).

@@ -181,8 +181,18 @@ int64 LowestUnscheduledId(int priority);
 #define QUEUE_PRIORITY_FROM(priority, bound) \
   " (priority, id) >= ('" priority "', " bound ") AND priority <= '" priority "' "
 
-// Queued jobs of a priority in the id blocks before `block`.
-int64 SumQueuedBefore(int priority, int64 block);
+// The counters of one kind of queued jobs by position: per block of ids and
+// per range of blocks.
+struct BlockCounters {
+  CounterKind block;
+  CounterKind range;
+};
+constexpr BlockCounters kQueuedBlocks{CounterKind::kQueuedBlock, CounterKind::kQueuedRange};
+constexpr BlockCounters kScheduledBlocks{CounterKind::kQueuedScheduledBlock,
+                                         CounterKind::kQueuedScheduledRange};
+
+// Queued jobs of a priority that `counters` count, in the id blocks before `block`.
+int64 SumBlocksBefore(BlockCounters counters, int priority, int64 block);
 
 // Whether this database's positions are counted in the table, not by the
 // position counters: its queued jobs' ids were spread over more blocks than

@@ -23,6 +23,7 @@
 #include "queue/boundary.hpp"
 #include "queue/config.hpp"
 #include "queue/datums.hpp"
+#include "queue/due_scheduled.hpp"
 #include "queue/ledger.hpp"
 #include "queue/registered_workers.hpp"
 #include "queue/spi.hpp"
@@ -135,31 +136,6 @@ static_assert(std::size(claim_of_priority) == policy::kPriorityCount &&
 #undef QUEUE_CLAIM_PLAN
 #undef QUEUE_CLAIM_OF
 
-// A claim of a priority with this many queued jobs scheduled for later or
-// retried starts past them (see ClaimStart); with fewer, it reads them on
-// its way for about what looking them up would cost.
-constexpr int64 kScheduledWorthPassing = 256;
-
-// The due jobs of one priority scheduled for later or retried, the first
-// kDueScheduledRead + 1 by run_at (LIMIT 257): the least id among them, and
-// how many were read (more than kDueScheduledRead: the least id of them all
-// is not known).
-constexpr int64 kDueScheduledRead = 256;
-#define QUEUE_FIRST_DUE_SCHEDULED(priority)                                  \
-  {                                                                          \
-    "SELECT min(id), count(*) FROM (SELECT id FROM queue.jobs"               \
-    " WHERE status = 'queued' AND run_at > enqueued_at"                      \
-    "   AND priority = '" priority "' AND run_at <= now()"                   \
-    " ORDER BY priority, run_at LIMIT 257) due",                             \
-        0, {}, nullptr                                                       \
-  }
-SavedPlan first_due_scheduled[] = {QUEUE_FIRST_DUE_SCHEDULED("high"),
-                                   QUEUE_FIRST_DUE_SCHEDULED("medium"),
-                                   QUEUE_FIRST_DUE_SCHEDULED("low")};
-static_assert(std::size(first_due_scheduled) == policy::kPriorityCount,
-              "one look-up of due scheduled jobs per priority");
-#undef QUEUE_FIRST_DUE_SCHEDULED
-
 // Where a claim of `priority` starts, `lowest` being its LowestQueuedIds:
 // there, or, when many of its queued jobs are scheduled for later or
 // retried, at its first claimable job, so that a claim does not read every
@@ -177,11 +153,8 @@ int64 ClaimStart(int priority, int64 lowest, Snapshot snapshot) {
     return lowest;
   const int64 unscheduled = LowestUnscheduledIdSeen(priority);
   if (unscheduled <= lowest) return lowest;  // nothing to pass over
-  SpiRunOnSnapshot(first_due_scheduled[priority], nullptr, nullptr, snapshot, SPI_OK_SELECT);
-  if (DatumGetInt64(SpiValueNotNull(0, 2)) > kDueScheduledRead) return lowest;
-  bool none_due = false;
-  Datum first_due = SpiValue(0, 1, &none_due);
-  return none_due ? unscheduled : std::min(unscheduled, DatumGetInt64(first_due));
+  const DueScheduled due = ReadDueScheduled(priority, 0, snapshot);
+  return due.all_read ? std::min(unscheduled, due.first_id) : lowest;
 }
 
 // The claim this backend is making, for queue.claim_resource_slot(): the

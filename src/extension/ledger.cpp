@@ -379,15 +379,15 @@ int64 VisibleCount(const CounterKey& key) {
   return count;
 }
 
-int64 VisibleQueuedBefore(int priority, int64 block) {
-  int64 count = SumQueuedBefore(priority, block);
+int64 VisibleBlocksBefore(BlockCounters counters, int priority, int64 block) {
+  int64 count = SumBlocksBefore(counters, priority, block);
   int64 range = block >> kBlockRangeShift;
-  // The same sums over this transaction's pending changes (see SumQueuedBefore).
+  // The same sums over this transaction's pending changes (see SumBlocksBefore).
   for (const Entry& entry : entries) {
     if (entry.key.database != MyDatabaseId || entry.key.slot != priority) continue;
     bool earlier_range =
-        entry.key.kind == static_cast<uint8>(CounterKind::kQueuedRange) && entry.key.block < range;
-    bool earlier_block_in_range = entry.key.kind == static_cast<uint8>(CounterKind::kQueuedBlock) &&
+        entry.key.kind == static_cast<uint8>(counters.range) && entry.key.block < range;
+    bool earlier_block_in_range = entry.key.kind == static_cast<uint8>(counters.block) &&
                                   entry.key.block < block &&
                                   entry.key.block >= range << kBlockRangeShift;
     if (earlier_range || earlier_block_in_range) count += entry.at_commit;

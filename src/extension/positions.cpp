@@ -5,9 +5,11 @@
 // smaller id. Both come from the shared counters (per priority, and per block
 // of 256 ids), so only the jobs of the job's own block are counted in the
 // table: the cost does not grow with the queue. Jobs not due yet (scheduled
-// for later) are left out, through an index that holds only such jobs. Counts
-// include the calling transaction's own uncommitted changes, as the table
-// count does.
+// for later, or waiting out a retry's backoff) are left out: while few are
+// queued ahead, counted through the index of scheduled jobs; while many are
+// (a batch for tonight), as the scheduled jobs of the counters less the due
+// ones (see due_scheduled.hpp). Counts include the calling transaction's own
+// uncommitted changes, as the table count does.
 //
 // A queued job's expected start comes from the renders running in the slots
 // it waits for (policy::ExpectedTimeLeft from its type's mean run time) and the
@@ -22,12 +24,14 @@
 #include "queue/boundary.hpp"
 #include "queue/config.hpp"
 #include "queue/datums.hpp"
+#include "queue/due_scheduled.hpp"
 #include "queue/enums.hpp"
 #include "queue/ledger.hpp"
 #include "queue/shared_counters.hpp"
 #include "queue/spi.hpp"
 
 #include <iterator>
+#include <optional>
 
 namespace queue {
 
@@ -89,25 +93,31 @@ SavedPlan running_renders = {
     {INT8OID},
     nullptr};
 
-// Queued jobs of priority $1 with ids from $2 up to, not including, $3: the
-// part of the job's block before it, or after it, whichever is shorter (or
-// all of its priority ahead of it, while positions are counted in the
-// table). The count reads the dispatch index, and the table for each entry
-// on a page vacuum has not marked all-visible yet: in a live queue, most of
-// those of recent jobs.
-SavedPlan count_queued_between = {
-    "SELECT count(*) FROM queue.jobs"
-    " WHERE status = 'queued' AND priority = $1::queue.priority AND id >= $2 AND id < $3",
-    3,
-    {TEXTOID, INT8OID, INT8OID},
-    nullptr};
+// Queued jobs (that meet `condition`) of priority $1 with ids from $2 up to,
+// not including, $3: the part of the job's block before it, or after it,
+// whichever is shorter (or all of its priority ahead of it, while positions
+// are counted in the table). The count reads an index of queued jobs, and
+// the table for each entry on a page vacuum has not marked all-visible yet:
+// in a live queue, most of those of recent jobs.
+#define QUEUE_COUNT_BETWEEN(condition)                                  \
+  {                                                                     \
+    "SELECT count(*) FROM queue.jobs WHERE status = 'queued'" condition \
+    "   AND priority = $1::queue.priority AND id >= $2 AND id < $3",    \
+        3, {TEXTOID, INT8OID, INT8OID}, nullptr                         \
+  }
+SavedPlan count_queued_between = QUEUE_COUNT_BETWEEN("");
+// The same, of the jobs scheduled for later or retried (the index of them).
+SavedPlan count_scheduled_between = QUEUE_COUNT_BETWEEN(" AND run_at > enqueued_at");
+#undef QUEUE_COUNT_BETWEEN
 
-// Queued jobs of the priority named `priority_name` with ids from `from` up
-// to, not including, `to` (SPI connected; clobbers the current result).
-int64 CountQueuedBetween(Datum priority_name, int64 from, int64 to) {
+// Queued jobs that `count` counts (count_queued_between or
+// count_scheduled_between) of the priority named `priority_name` with ids
+// from `from` up to, not including, `to` (SPI connected; clobbers the
+// current result).
+int64 CountBetween(SavedPlan& count, Datum priority_name, int64 from, int64 to) {
   if (from >= to) return 0;
   Datum args[3] = {priority_name, Int64GetDatum(from), Int64GetDatum(to)};
-  SpiRun(count_queued_between, args, nullptr, SPI_OK_SELECT);
+  SpiRun(count, args, nullptr, SPI_OK_SELECT);
   return DatumGetInt64(SpiValueNotNull(0, 1));
 }
 
@@ -115,16 +125,16 @@ int64 CountQueuedBetween(Datum priority_name, int64 from, int64 to) {
 // counters (SPI connected; clobbers the current result).
 int64 CountedAheadInPriority(int64 job_id, policy::Priority priority, Datum priority_name) {
   int64 block = job_id >> kIdBlockShift;
-  int64 ahead = VisibleQueuedBefore(static_cast<int>(priority), block);
+  int64 ahead = VisibleBlocksBefore(kQueuedBlocks, static_cast<int>(priority), block);
   // Within its block: the jobs before it, or the block's count less the job
   // and the jobs after it, whichever part of the block is shorter.
   const int64 block_start = block << kIdBlockShift;
   const int64 block_end = (block + 1) << kIdBlockShift;
   if (job_id - block_start <= block_end - (job_id + 1))
-    return ahead + CountQueuedBetween(priority_name, block_start, job_id);
+    return ahead + CountBetween(count_queued_between, priority_name, block_start, job_id);
   return ahead +
          VisibleCount(MakeKey(CounterKind::kQueuedBlock, static_cast<int>(priority), block)) - 1 -
-         CountQueuedBetween(priority_name, job_id + 1, block_end);
+         CountBetween(count_queued_between, priority_name, job_id + 1, block_end);
 }
 
 // Queued jobs of `priority` ahead of a queued job of it: from the counters,
@@ -135,19 +145,67 @@ int64 AheadInPriority(int64 job_id, policy::Priority priority, Datum priority_na
     int64 ahead = CountedAheadInPriority(job_id, priority, priority_name);
     if (!PositionsCountedInTable()) return ahead;
   }
-  return CountQueuedBetween(priority_name, 0, job_id);
+  return CountBetween(count_queued_between, priority_name, 0, job_id);
 }
 
-// Whether a queued job of `priority` or one dispatched before it may be
-// waiting for its run_at: only such jobs (scheduled for later, or retried)
-// can be not due yet, and most of the time there are none to count.
-bool ScheduledJobsUpTo(policy::Priority priority) {
+// Queued jobs scheduled for later or retried of `priority` ahead of a queued
+// job of it, from the position counters (SPI connected; clobbers the
+// current result).
+int64 ScheduledAheadInPriority(int64 job_id, policy::Priority priority, Datum priority_name) {
+  const int64 block = job_id >> kIdBlockShift;
+  const int64 ahead = VisibleBlocksBefore(kScheduledBlocks, static_cast<int>(priority), block);
+  if (VisibleCount(
+          MakeKey(CounterKind::kQueuedScheduledBlock, static_cast<int>(priority), block)) == 0)
+    return ahead;  // none in its own block
+  return ahead +
+         CountBetween(count_scheduled_between, priority_name, block << kIdBlockShift, job_id);
+}
+
+// Queued jobs dispatched before a queued job of `priority` that are not due
+// yet, from the counters: in each priority, the jobs scheduled for later or
+// retried ahead of it less the due ones, which are few while the queue keeps
+// up; nullopt when more of a priority's are due than a look-up reads (SPI
+// connected; clobbers the current result).
+std::optional<int64> CountedNotDueAhead(int64 job_id, policy::Priority priority,
+                                        Datum priority_name) {
+  int64 not_due = 0;
   for (policy::Priority earlier : policy::kAllPriorities) {
     if (policy::DispatchedBefore(priority, earlier)) continue;
-    if (VisibleCount(MakeKey(CounterKind::kQueuedScheduled, static_cast<int>(earlier))) != 0)
-      return true;
+    const bool own = earlier == priority;
+    const int64 scheduled =
+        own ? ScheduledAheadInPriority(job_id, priority, priority_name)
+            : VisibleCount(MakeKey(CounterKind::kQueuedScheduled, static_cast<int>(earlier)));
+    if (scheduled == 0) continue;
+    const DueScheduled due =
+        ReadDueScheduled(static_cast<int>(earlier), own ? job_id : PG_INT64_MAX, nullptr);
+    if (!due.all_read) return std::nullopt;
+    // The look-up's snapshot may see a commit the counters did not yet.
+    not_due += std::max<int64>(scheduled - due.below, 0);
   }
-  return false;
+  return not_due;
+}
+
+// Queued jobs dispatched before a queued job of `priority` that are not due
+// yet. Only jobs scheduled for later or retried can be; most of the time
+// there are none, and while there are few, they are counted in the table
+// (SPI connected; clobbers the current result).
+int64 NotDueAhead(int64 job_id, policy::Priority priority, Datum priority_name) {
+  int64 scheduled = 0;
+  for (policy::Priority earlier : policy::kAllPriorities)
+    if (!policy::DispatchedBefore(priority, earlier))
+      scheduled += VisibleCount(MakeKey(CounterKind::kQueuedScheduled, static_cast<int>(earlier)));
+  if (scheduled == 0) return 0;
+  if (scheduled >= kScheduledWorthPassing && !PositionsCountedInTable()) {
+    const std::optional<int64> counted = CountedNotDueAhead(job_id, priority, priority_name);
+    if (counted && !PositionsCountedInTable()) return *counted;
+  }
+  int64 lowest_ids[policy::kPriorityCount];
+  LowestQueuedIds(lowest_ids);
+  static_assert(policy::kPriorityCount == 3, "count_not_due_ahead has one arm per priority");
+  Datum args[5] = {priority_name, Int64GetDatum(job_id), Int64GetDatum(lowest_ids[0]),
+                   Int64GetDatum(lowest_ids[1]), Int64GetDatum(lowest_ids[2])};
+  SpiRun(count_not_due_ahead[static_cast<int>(priority)], args, nullptr, SPI_OK_SELECT);
+  return DatumGetInt64(SpiValueNotNull(0, 1));
 }
 
 // Read the job (SPI connected), checking the caller may see it.
@@ -167,15 +225,7 @@ int64 QueuePosition(int64 job_id, policy::Priority priority) {
   std::string_view name = policy::PriorityName(priority);
   Datum priority_name = PointerGetDatum(cstring_to_text_with_len(name.data(), name.size()));
   ahead += AheadInPriority(job_id, priority, priority_name);
-  if (!ScheduledJobsUpTo(priority)) return ahead + 1;
-  int64 lowest_ids[policy::kPriorityCount];
-  LowestQueuedIds(lowest_ids);
-  static_assert(policy::kPriorityCount == 3, "count_not_due_ahead has one arm per priority");
-  Datum not_due_args[5] = {priority_name, Int64GetDatum(job_id), Int64GetDatum(lowest_ids[0]),
-                           Int64GetDatum(lowest_ids[1]), Int64GetDatum(lowest_ids[2])};
-  SpiRun(count_not_due_ahead[static_cast<int>(priority)], not_due_args, nullptr, SPI_OK_SELECT);
-  ahead -= DatumGetInt64(SpiValueNotNull(0, 1));
-  return ahead + 1;
+  return ahead - NotDueAhead(job_id, priority, priority_name) + 1;
 }
 
 int32 ClampToInt32(int64 value) { return static_cast<int32>(std::min<int64>(value, PG_INT32_MAX)); }

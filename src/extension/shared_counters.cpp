@@ -814,12 +814,12 @@ int64 SumCounters(CounterKey key, int64 from, int64 to) {
   return sum;
 }
 
-int64 SumQueuedBefore(int priority, int64 block) {
+int64 SumBlocksBefore(BlockCounters counters, int priority, int64 block) {
   if (ReadingStandbyCounts()) {
     int64 sum = 0;
     for (int i = 0; i < standby_count_rows; i++) {
       const CounterKey& key = standby_counts[i].key;
-      if (key.kind == static_cast<uint8>(CounterKind::kQueuedBlock) && key.slot == priority &&
+      if (key.kind == static_cast<uint8>(counters.block) && key.slot == priority &&
           key.block < block)
         sum += standby_counts[i].count;
     }
@@ -828,8 +828,8 @@ int64 SumQueuedBefore(int priority, int64 block) {
   const int64 range = block >> kBlockRangeShift;
   const int64 range_start = range << kBlockRangeShift;
   const int64 range_end = range_start + (int64{1} << kBlockRangeShift);
-  const CounterKey range_key = MakeKey(CounterKind::kQueuedRange, priority);
-  const CounterKey block_key = MakeKey(CounterKind::kQueuedBlock, priority);
+  const CounterKey range_key = MakeKey(counters.range, priority);
+  const CounterKey block_key = MakeKey(counters.block, priority);
   LWLockAcquire(shared->lock, LW_SHARED);
   DatabaseSlot* slot = FindSlot(false);
   int64 lowest = slot != nullptr ? slot->lowest_block[priority] : block;
