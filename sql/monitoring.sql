@@ -21,6 +21,9 @@ DELETE FROM queue.peak_windows;
 SELECT extversion = default_version AS current_version
   FROM pg_extension JOIN pg_available_extensions ON name = extname WHERE extname = 'queue';
 SELECT alert_resource_wait, alert_no_worker, alert_worker_failures FROM queue.settings;
+-- The fold plans its statements once (1.11): a custom plan each call made
+-- every pass plan its big statement again.
+SELECT proconfig FROM pg_proc WHERE oid = 'queue.fold_events(integer)'::regprocedure;
 
 -- Thresholds are bounded like every setting.
 SELECT qt.try($$UPDATE queue.settings SET alert_resource_wait = '0'$$);

@@ -5,7 +5,7 @@
 # out the job scheduled for later, the counters equal the table, the renders
 # in flight complete, the limits hold, and the monitoring pass folds each
 # event once, its times into the histograms. It runs from 1.0, the first
-# release, and from 1.9, the one before the current.
+# release, and from 1.10, the one before the current.
 #
 # QUEUE_OLD_SOURCES names a directory with one source tree per old version,
 # queue-<version> (test/run-all.sh exports them from git); the current build
@@ -50,6 +50,14 @@ copy($_, $new_share) or die for glob("$extension/queue*");
 my ($current) = slurp_file("$new_share/queue.control") =~ /default_version = '([\d.]+)'/
   or die 'no default_version in queue.control';
 my $current_pattern = quotemeta($current);
+
+# Whether version $version (major.minor) is $since or later: 1.10 comes after 1.9.
+sub released_since {
+	my ($version, $since) = @_;
+	my ($major, $minor) = split /\./, $version;
+	my ($since_major, $since_minor) = split /\./, $since;
+	return ($major <=> $since_major || $minor <=> $since_minor) >= 0;
+}
 
 # Build an old version's library (the extension alone, not the programs
 # beside it) and put it in place with its scripts.
@@ -96,7 +104,7 @@ sub upgrade_from {
 	});
 	# A monitoring pass under the old version folds the events so far, where
 	# it has one; the enqueue after it leaves one to fold after the update.
-	if ($old >= 1.3) {
+	if (released_since($old, '1.3')) {
 		$node->safe_psql('postgres', 'SELECT queue.tick()');
 		$node->safe_psql('postgres', q{SELECT queue.enqueue('doubt', '{"after": "the last old pass"}')});
 	}
@@ -161,7 +169,7 @@ sub upgrade_from {
 	# Each event once in the totals: since the update to 1.3 started them, so
 	# every event of a queue created at 1.3 or later and those after the update
 	# of an older one. (Events of 1.0 before the update are not folded.)
-	my $first_folded = $old >= 1.3 ? 0 : $folded_from;
+	my $first_folded = released_since($old, '1.3') ? 0 : $folded_from;
 	$node->safe_psql('postgres', 'SELECT queue.tick()');
 	my $events = $node->safe_psql('postgres', qq{
 	SELECT format('%s enqueued, %s started', count(*) FILTER (WHERE from_status IS NULL),
