@@ -217,8 +217,22 @@ relation_size() { psql_q -c "SELECT pg_size_pretty(pg_total_relation_size('$1'))
 
 # Quiet the server before a run: vacuum what the runs touch, flush dirty pages.
 settle() {
+  catch_up_fold
   psql_q -c "VACUUM ANALYZE queue.jobs" -c "VACUUM ANALYZE queue.job_events" \
     -c "VACUUM ANALYZE bench.jobs_raw" -c "VACUUM ANALYZE bench.events_raw" -c "CHECKPOINT"
+}
+
+# Fold the events waiting for the monitoring pass, calling tick() (which
+# folds slices for up to 5 s a call) until none wait: those of a pre-fill
+# are not the measured load's, and the background worker would otherwise
+# fold them during the next run. Sets FOLD_BACKLOG to how many waited.
+catch_up_fold() {
+  FOLD_BACKLOG=$(psql_q -c "SELECT coalesce((SELECT max(id) FROM queue.job_events), 0) - last_event_id
+                              FROM queue.monitor_state")
+  until [[ $(psql_q -c "SELECT coalesce((SELECT max(id) FROM queue.job_events), 0) <= last_event_id
+                          FROM queue.monitor_state") == t ]]; do
+    psql_q -c "SELECT 1 FROM queue.tick()" >/dev/null
+  done
 }
 
 # pgb SCRIPT PGOPTIONS [pgbench options...]: sets TPS, TXNS, LAT (ms), FAILED
@@ -712,15 +726,9 @@ section_scale() {
   done | psql_q >/dev/null
   # The passes below fold only the events they cause: the monitoring pass first
   # catches up with the events of the build (tick() folds slices for up to 5 s).
-  local backlog t1
-  backlog=$(psql_q -c "SELECT coalesce((SELECT max(id) FROM queue.job_events), 0) - last_event_id
-                         FROM queue.monitor_state")
-  t1=$SECONDS
-  until [[ $(psql_q -c "SELECT coalesce((SELECT max(id) FROM queue.job_events), 0) <= last_event_id
-                          FROM queue.monitor_state") == t ]]; do
-    psql_q -c "SELECT 1 FROM queue.tick()" >/dev/null
-  done
-  echo "    monitoring caught up with $backlog events in $((SECONDS - t1)) s"
+  local t1=$SECONDS
+  catch_up_fold
+  echo "    monitoring caught up with $FOLD_BACKLOG events in $((SECONDS - t1)) s"
   build_history $((FINISHED - through_api))
   settle
   echo "  -- $(count_status queue queued) queued, $(count_status queue completed) completed" \
@@ -897,7 +905,8 @@ server:  $("$PG_BIN/postgres" --version) from $PG_BIN, throwaway cluster on port
          column), shared_buffers=1GB, max_wal_size=8GB, queue.enabled=on (background worker,
          tick every 1 s), queue.notify=on unless stated; no LISTEN client during throughput runs
 pgbench: -M prepared -c $CLIENTS -j $THREADS -T $SECONDS_PER_RUN per system per round, $ROUNDS rounds, systems in turn;
-         before every run: VACUUM ANALYZE of the four tables and a CHECKPOINT
+         before every run: the monitoring pass folds the events waiting (a pre-fill's), then
+         VACUUM ANALYZE of the four tables and a CHECKPOINT
 limits:  settings.max_concurrent=100000, resources.manim=100000; job mix 30% doubt/40% topic_short/
          30% daily_ca, 20% manim; pgbench clients are registered workers w0..w$((CLIENTS - 1)) (capacity 10000)
 

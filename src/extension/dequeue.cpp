@@ -23,9 +23,9 @@
 #include "queue/boundary.hpp"
 #include "queue/config.hpp"
 #include "queue/datums.hpp"
-#include "queue/due_scheduled.hpp"
 #include "queue/ledger.hpp"
 #include "queue/registered_workers.hpp"
+#include "queue/scheduled_jobs.hpp"
 #include "queue/spi.hpp"
 
 #include <algorithm>
@@ -153,7 +153,7 @@ int64 ClaimStart(int priority, int64 lowest, Snapshot snapshot) {
     return lowest;
   const int64 unscheduled = LowestUnscheduledIdSeen(priority);
   if (unscheduled <= lowest) return lowest;  // nothing to pass over
-  const DueScheduled due = ReadDueScheduled(priority, 0, snapshot);
+  const ScheduledRead due = ReadScheduled(priority, ScheduledSide::kDue, 0, snapshot);
   return due.all_read ? std::min(unscheduled, due.first_id) : lowest;
 }
 

@@ -8,7 +8,8 @@
 // for later, or waiting out a retry's backoff) are left out: while few are
 // queued ahead, counted through the index of scheduled jobs; while many are
 // (a batch for tonight), as the scheduled jobs of the counters less the due
-// ones (see due_scheduled.hpp). Counts include the calling transaction's own
+// ones, or the jobs not due themselves, whichever side is small (see
+// scheduled_jobs.hpp). Counts include the calling transaction's own
 // uncommitted changes, as the table count does.
 //
 // A queued job's expected start comes from the renders running in the slots
@@ -24,9 +25,9 @@
 #include "queue/boundary.hpp"
 #include "queue/config.hpp"
 #include "queue/datums.hpp"
-#include "queue/due_scheduled.hpp"
 #include "queue/enums.hpp"
 #include "queue/ledger.hpp"
+#include "queue/scheduled_jobs.hpp"
 #include "queue/shared_counters.hpp"
 #include "queue/spi.hpp"
 
@@ -161,26 +162,40 @@ int64 ScheduledAheadInPriority(int64 job_id, policy::Priority priority, Datum pr
          CountBetween(count_scheduled_between, priority_name, block << kIdBlockShift, job_id);
 }
 
-// Queued jobs dispatched before a queued job of `priority` that are not due
-// yet, from the counters: in each priority, the jobs scheduled for later or
-// retried ahead of it less the due ones, which are few while the queue keeps
-// up; nullopt when more of a priority's are due than a look-up reads (SPI
-// connected; clobbers the current result).
+// Queued jobs of `earlier` (`priority` or a priority dispatched before it)
+// ahead of a queued job of `priority` that are not due yet, from the
+// counters: those scheduled for later or retried ahead of it less the due
+// ones, when few are due (a queue that keeps up); else those not due, when
+// few are (a batch that fell due in a backlog); nullopt when both sides hold
+// more than a look-up reads (SPI connected; clobbers the current result).
+std::optional<int64> CountedNotDueIn(policy::Priority earlier, int64 job_id,
+                                     policy::Priority priority, Datum priority_name) {
+  const bool own = earlier == priority;
+  const int64 scheduled =
+      own ? ScheduledAheadInPriority(job_id, priority, priority_name)
+          : VisibleCount(MakeKey(CounterKind::kQueuedScheduled, static_cast<int>(earlier)));
+  if (scheduled == 0) return 0;
+  const int64 below = own ? job_id : PG_INT64_MAX;
+  const ScheduledRead due =
+      ReadScheduled(static_cast<int>(earlier), ScheduledSide::kDue, below, nullptr);
+  // The look-up's snapshot may see a commit the counters did not yet.
+  if (due.all_read) return std::max<int64>(scheduled - due.below, 0);
+  const ScheduledRead not_due =
+      ReadScheduled(static_cast<int>(earlier), ScheduledSide::kNotDue, below, nullptr);
+  if (not_due.all_read) return not_due.below;
+  return std::nullopt;
+}
+
+// The same, over `priority` and every priority dispatched before it.
 std::optional<int64> CountedNotDueAhead(int64 job_id, policy::Priority priority,
                                         Datum priority_name) {
   int64 not_due = 0;
   for (policy::Priority earlier : policy::kAllPriorities) {
     if (policy::DispatchedBefore(priority, earlier)) continue;
-    const bool own = earlier == priority;
-    const int64 scheduled =
-        own ? ScheduledAheadInPriority(job_id, priority, priority_name)
-            : VisibleCount(MakeKey(CounterKind::kQueuedScheduled, static_cast<int>(earlier)));
-    if (scheduled == 0) continue;
-    const DueScheduled due =
-        ReadDueScheduled(static_cast<int>(earlier), own ? job_id : PG_INT64_MAX, nullptr);
-    if (!due.all_read) return std::nullopt;
-    // The look-up's snapshot may see a commit the counters did not yet.
-    not_due += std::max<int64>(scheduled - due.below, 0);
+    const std::optional<int64> in_earlier =
+        CountedNotDueIn(earlier, job_id, priority, priority_name);
+    if (!in_earlier) return std::nullopt;
+    not_due += *in_earlier;
   }
   return not_due;
 }

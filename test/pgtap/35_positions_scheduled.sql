@@ -1,14 +1,15 @@
 -- 35_positions_scheduled: positions behind batches scheduled for later.
 -- With many queued jobs scheduled for later or retried in its way, a
 -- position counts the ones not due yet as the scheduled jobs of the counters
--- less the due ones, read from the index of due scheduled jobs; it does not
--- read the batch. Every position must stay exact: with batches in every
+-- less the due ones, read from the index of scheduled jobs by run_at; it
+-- does not read the batch. Every position must stay exact: with batches in every
 -- priority spread over several id blocks, some of their jobs due, jobs
 -- scheduled inside the job's own block, inside a transaction that changes
--- them, and when more are due than the look-up reads (then the jobs not due
--- are counted in the table). Positions are kept from counters applied at
+-- them, when more are due than a look-up reads (then the jobs not due are
+-- read instead), and when more are on both sides (then they are counted in
+-- the table). Positions are kept from counters applied at
 -- commit, so this file commits its changes and deletes its jobs at the end.
-SELECT plan(9);
+SELECT plan(11);
 DELETE FROM queue.jobs;
 DELETE FROM queue.job_events;
 
@@ -81,8 +82,8 @@ ROLLBACK;
 SELECT is(:wrong_in_tx::bigint, 0::bigint, 'positions inside a transaction that changes the batches');
 SELECT is((SELECT count(*) FROM misplaced), 0::bigint, 'positions after its rollback');
 
--- More of the low batch due than the look-up reads: the jobs not due are
--- counted in the table, and positions stay exact.
+-- More of the low batch due than a look-up reads: the jobs not due yet are
+-- read instead, fewer entries than the scheduled jobs ahead.
 UPDATE queue.jobs SET enqueued_at = now() - interval '2 hours', run_at = now() - interval '1 hour'
  WHERE id IN (SELECT id FROM queue.jobs
                WHERE status = 'queued' AND priority = 'low' AND run_at > now() ORDER BY id LIMIT 300);
@@ -90,7 +91,22 @@ SELECT cmp_ok((SELECT count(*) FROM queue.jobs
                 WHERE status = 'queued' AND priority = 'low' AND run_at > enqueued_at
                   AND run_at <= now()), '>', 256::bigint, 'more than 256 low jobs scheduled and due');
 SELECT is((SELECT count(*) FROM misplaced), 0::bigint,
-          'positions when more scheduled jobs are due than the look-up reads');
+          'positions when more scheduled jobs are due than a look-up reads');
+SELECT max(id) AS last_low FROM queue.jobs WHERE status = 'queued' AND priority = 'low' \gset
+BEGIN;
+SELECT entries AS read_before FROM scheduled_entries_read \gset
+SELECT queue.position(:last_low) > 0 AS positioned;
+SELECT cmp_ok((SELECT entries FROM scheduled_entries_read) - :read_before, '<',
+              (SELECT count(*) FROM queue.jobs WHERE status = 'queued' AND run_at > enqueued_at
+                  AND id < :last_low),
+              'a position behind a batch that fell due reads fewer entries than the scheduled jobs ahead');
+COMMIT;
+
+-- More than a look-up reads on both sides: the jobs not due yet are counted
+-- in the table.
+SELECT count(queue.enqueue('daily_ca', run_at => now() + interval '1 day')) FROM generate_series(1, 300);
+SELECT is((SELECT count(*) FROM misplaced), 0::bigint,
+          'positions when more scheduled jobs are due and not due than a look-up reads');
 
 DELETE FROM queue.jobs;
 DELETE FROM queue.job_events;
