@@ -2,7 +2,7 @@
 -- * fold_events() ran its one big statement with a custom plan on every
 --   call: PL/pgSQL compares a custom plan's cost with the generic plan's,
 --   and with a LIMIT of a parameter the generic one always looked dearer, so
---   each pass planned the statement again (about half of the background
+--   each pass planned the statement again (a quarter of the background
 --   worker's time per event folded). Its plans are now generic, made once per
 --   session and again when the tables' statistics change.
 -- * A generic plan is made from the statistics of the moment, and kept: one
