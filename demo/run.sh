@@ -367,8 +367,10 @@ SELECT e.job_id, to_char(e.at, 'HH24:MI:SS') AS at, e.from_status, e.to_status, 
        left(e.detail, 60) AS detail
   FROM queue.job_events e
  WHERE e.job_id = (SELECT r.job_id FROM queue.job_events r JOIN queue.jobs j ON j.id = r.job_id
-                    WHERE r.detail LIKE 'attempt timed out%' OR r.detail LIKE 'worker % stopped%'
-                    ORDER BY j.status = 'completed' DESC, r.detail LIKE 'worker%' DESC, r.id LIMIT 1)
+                    WHERE r.to_status = 'retrying' OR r.detail LIKE 'attempt timed out%'
+                       OR r.detail LIKE 'worker % stopped%'
+                    ORDER BY j.status = 'completed' DESC, r.detail LIKE 'worker%' DESC,
+                             r.detail LIKE 'attempt timed out%' DESC, r.id LIMIT 1)
  ORDER BY e.id;
 \pset title 'queue.stats() at the end'
 SELECT queued, retrying, processing, completed, failed, cancelled,
