@@ -162,18 +162,22 @@ int64 ScheduledAheadInPriority(int64 job_id, policy::Priority priority, Datum pr
          CountBetween(count_scheduled_between, priority_name, block << kIdBlockShift, job_id);
 }
 
+// The queued jobs scheduled for later or retried of each priority, as this
+// transaction sees them.
+using ScheduledCounts = int64[policy::kPriorityCount];
+
 // Queued jobs of `earlier` (`priority` or a priority dispatched before it)
 // ahead of a queued job of `priority` that are not due yet, from the
 // counters: those scheduled for later or retried ahead of it less the due
 // ones, when few are due (a queue that keeps up); else those not due, when
 // few are (a batch that fell due in a backlog); nullopt when both sides hold
 // more than a look-up reads (SPI connected; clobbers the current result).
-std::optional<int64> CountedNotDueIn(policy::Priority earlier, int64 job_id,
-                                     policy::Priority priority, Datum priority_name) {
+std::optional<int64> CountedNotDueIn(policy::Priority earlier, const ScheduledCounts& scheduled_in,
+                                     int64 job_id, policy::Priority priority, Datum priority_name) {
+  if (scheduled_in[static_cast<int>(earlier)] == 0) return 0;
   const bool own = earlier == priority;
-  const int64 scheduled =
-      own ? ScheduledAheadInPriority(job_id, priority, priority_name)
-          : VisibleCount(MakeKey(CounterKind::kQueuedScheduled, static_cast<int>(earlier)));
+  const int64 scheduled = own ? ScheduledAheadInPriority(job_id, priority, priority_name)
+                              : scheduled_in[static_cast<int>(earlier)];
   if (scheduled == 0) return 0;
   const int64 below = own ? job_id : PG_INT64_MAX;
   const ScheduledRead due =
@@ -187,13 +191,13 @@ std::optional<int64> CountedNotDueIn(policy::Priority earlier, int64 job_id,
 }
 
 // The same, over `priority` and every priority dispatched before it.
-std::optional<int64> CountedNotDueAhead(int64 job_id, policy::Priority priority,
-                                        Datum priority_name) {
+std::optional<int64> CountedNotDueAhead(const ScheduledCounts& scheduled_in, int64 job_id,
+                                        policy::Priority priority, Datum priority_name) {
   int64 not_due = 0;
   for (policy::Priority earlier : policy::kAllPriorities) {
     if (policy::DispatchedBefore(priority, earlier)) continue;
     const std::optional<int64> in_earlier =
-        CountedNotDueIn(earlier, job_id, priority, priority_name);
+        CountedNotDueIn(earlier, scheduled_in, job_id, priority, priority_name);
     if (!in_earlier) return std::nullopt;
     not_due += *in_earlier;
   }
@@ -205,13 +209,18 @@ std::optional<int64> CountedNotDueAhead(int64 job_id, policy::Priority priority,
 // there are none, and while there are few, they are counted in the table
 // (SPI connected; clobbers the current result).
 int64 NotDueAhead(int64 job_id, policy::Priority priority, Datum priority_name) {
+  ScheduledCounts scheduled_in{};
   int64 scheduled = 0;
-  for (policy::Priority earlier : policy::kAllPriorities)
-    if (!policy::DispatchedBefore(priority, earlier))
-      scheduled += VisibleCount(MakeKey(CounterKind::kQueuedScheduled, static_cast<int>(earlier)));
+  for (policy::Priority earlier : policy::kAllPriorities) {
+    if (policy::DispatchedBefore(priority, earlier)) continue;
+    const int slot = static_cast<int>(earlier);
+    scheduled_in[slot] = VisibleCount(MakeKey(CounterKind::kQueuedScheduled, slot));
+    scheduled += scheduled_in[slot];
+  }
   if (scheduled == 0) return 0;
   if (scheduled >= kScheduledWorthPassing && !PositionsCountedInTable()) {
-    const std::optional<int64> counted = CountedNotDueAhead(job_id, priority, priority_name);
+    const std::optional<int64> counted =
+        CountedNotDueAhead(scheduled_in, job_id, priority, priority_name);
     if (counted && !PositionsCountedInTable()) return *counted;
   }
   int64 lowest_ids[policy::kPriorityCount];
