@@ -218,7 +218,11 @@ int64 NotDueAhead(int64 job_id, policy::Priority priority, Datum priority_name) 
     scheduled += scheduled_in[slot];
   }
   if (scheduled == 0) return 0;
-  if (scheduled >= kScheduledWorthPassing && !PositionsCountedInTable()) {
+  // Not in a REPEATABLE READ transaction: its look-ups read its snapshot,
+  // older than the counters, and the difference of the two would follow
+  // neither (the table count below follows the counters, as the jobs ahead do).
+  if (scheduled >= kScheduledWorthPassing && !IsolationUsesXactSnapshot() &&
+      !PositionsCountedInTable()) {
     const std::optional<int64> counted =
         CountedNotDueAhead(scheduled_in, job_id, priority, priority_name);
     if (counted && !PositionsCountedInTable()) return *counted;
