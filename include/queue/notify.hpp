@@ -4,12 +4,19 @@
 // NOTIFY holds a cluster-wide lock from before a transaction's commit until
 // its commit record is flushed, so notifying transactions commit one at a
 // time and lose group commit. So where the background worker serves the
-// database, a transaction only marks at commit, in shared memory, which job
-// types got work and sets the worker's latch; the worker sends one NOTIFY
-// per marked job type in a short transaction of its own (the relay), within
-// about a millisecond. Elsewhere (another database, no worker running) the
-// transaction sends its NOTIFY itself, at most once. queue.notify = off
-// sends none.
+// database, the wake-ups of many transactions ride on one commit a
+// millisecond at most:
+// - a committing transaction whose job types need a wake-up sends them, with
+//   the job types other transactions marked since the last send, as NOTIFYs
+//   of its own, when the last send is a millisecond old and no other
+//   transaction is sending; otherwise it marks its job types in shared
+//   memory at commit, for the next one;
+// - marks no committing transaction took (the stream of enqueues ended) are
+//   sent by the background worker a few milliseconds after the last send, in
+//   a short transaction of its own (the relay). The first marks since a send
+//   set its latch, unless it is already waiting to look at them.
+// Elsewhere (another database, no worker running) the transaction sends its
+// NOTIFY itself, at most once. queue.notify = off sends none.
 #pragma once
 
 #include "queue/pg.hpp"
@@ -32,14 +39,11 @@ void NotifyClaimable(const char* payload);
 // now on (latch set when some arrive), or no longer (nullptr).
 void AttachNotifyRelay(Latch* latch);
 
-// In the background worker: whether job types are marked.
-bool NotifyRelayPending();
-
-// In the background worker: whether it looks for marks by itself at the end
-// of each gap between relays (true), so that committing transactions need not
-// set its latch, or waits for them to (false). A mark made just before this is
-// turned off is not signalled: look again after.
-void PollNotifyRelay(bool polling);
+// In the background worker: when to look at the marks again (and relay
+// them when that time has come): 0 when none are marked (committers then set
+// the latch for the next ones), `now` when they are due for the relay,
+// otherwise the time they will be, when no committing transaction took them.
+TimestampTz CheckNotifyRelay(TimestampTz now);
 
 // In the background worker: send one NOTIFY per marked job type in a
 // transaction of its own (committed without waiting for its flush: losing a

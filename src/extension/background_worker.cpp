@@ -44,11 +44,6 @@ bool ReloadIfAsked() {
 
 namespace {
 
-// The shortest time between two relays of wake-ups: a render worker waits at
-// most this much longer for one, and a stream of enqueues costs the relay at
-// most one transaction this often.
-constexpr long kRelayGapMillis = 1;
-
 // The longest wait between failing passes: kMaxBackoffMillis, or the tick
 // interval when that is longer (failing never makes passes more frequent).
 long BackoffCapMillis() { return Max(kMaxBackoffMillis, static_cast<long>(queue_tick_interval)); }
@@ -218,9 +213,7 @@ void WorkerLoop() {
   int failures = 0;  // passes failed in a row
   TimestampTz next_pass = 0;
   int passes_at_once = 0;  // passes and slices run at once for a backlog since the last wait
-  TimestampTz next_relay = 0;
-  bool relay_held = false;     // marks wait for next_relay
-  bool relay_polling = false;  // looking for marks at next_relay, unsignalled
+  TimestampTz next_relay_check = 0;  // when marked wake-ups are looked at again; 0: when signalled
   for (;;) {
     if (GetCurrentTimestamp() >= next_pass) {
       long wait = queue_tick_interval;
@@ -254,7 +247,7 @@ void WorkerLoop() {
       next_pass = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait);
     }
 
-    TimestampTz wake_at = relay_held || relay_polling ? Min(next_pass, next_relay) : next_pass;
+    TimestampTz wake_at = next_relay_check != 0 ? Min(next_pass, next_relay_check) : next_pass;
     int events = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
                            TimestampDifferenceMilliseconds(GetCurrentTimestamp(), wake_at),
                            PG_WAIT_EXTENSION);
@@ -264,24 +257,14 @@ void WorkerLoop() {
     bool reloaded = ReloadIfAsked();
     if (queue_tick_interval != previous_interval)
       ereport(LOG, (errmsg("queue worker: tick interval is now %d ms", queue_tick_interval)));
-    // Wake-ups of render workers go out at once, whatever the passes do, but
-    // at most one relay a kRelayGapMillis: under a stream of enqueues the
-    // relay then costs one transaction a gap, not one a commit. After a
-    // relay the worker polls: it looks again at the end of the gap, and
-    // committers do not signal it meanwhile. A gap without marks ends the
-    // polling, and committers signal again.
-    relay_held = NotifyRelayPending();
-    if (relay_polling && !relay_held && GetCurrentTimestamp() >= next_relay) {
-      PollNotifyRelay(false);
-      relay_polling = false;
-      relay_held = NotifyRelayPending();  // marked while polling ended, unsignalled
-    }
-    if (relay_held && GetCurrentTimestamp() >= next_relay) {
+    // Wake-ups of render workers that no committing transaction sent (see
+    // notify.hpp) go out when due, whatever the passes do. Until then the
+    // worker looks at them by itself, unsignalled.
+    TimestampTz now = GetCurrentTimestamp();
+    next_relay_check = CheckNotifyRelay(now);
+    if (next_relay_check != 0 && next_relay_check <= now) {
       (void)RunGuarded(pass_context, RelayInTransaction);
-      next_relay = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), kRelayGapMillis);
-      relay_held = false;
-      if (!relay_polling) PollNotifyRelay(true);
-      relay_polling = true;
+      next_relay_check = CheckNotifyRelay(GetCurrentTimestamp());
     }
     // A retry made due at once, or a reload, runs the next pass at once (a
     // whole pass, even amid a backlog's slices), but never cuts a backoff
