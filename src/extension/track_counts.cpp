@@ -66,6 +66,32 @@ void RequireLifecycle(const JobCountState& before, const JobCountState& after) {
                           "cancelled, and retrying -> queued; finished jobs are final.")));
 }
 
+// Refuse an enqueued_at ahead of the clock, whoever sets it. The counters
+// take a queued job as possibly not due only when its run_at is past its
+// enqueued_at (every job the API schedules or retries): a job enqueued "in
+// an hour" with a run_at in ten minutes would count as claimable in
+// positions while no claim takes it. The clock, not now(): a row written
+// with clock_timestamp() earlier in the transaction is not in the future.
+void RequireEnqueuedAtNotAhead(HeapTuple tuple, TupleDesc desc, int64 id) {
+  bool isnull = false;
+  TimestampTz enqueued_at =
+      DatumGetTimestampTz(heap_getattr(tuple, columns.enqueued_at, desc, &isnull));
+  if (isnull || enqueued_at <= GetCurrentTimestamp()) return;
+  ereport(ERROR, (errcode(ERRCODE_CHECK_VIOLATION),
+                  errmsg("enqueued_at of job %lld is in the future", (long long)id),
+                  errhint("enqueued_at records when a job was enqueued; set run_at to hold a "
+                          "job until later.")));
+}
+
+// Whether an UPDATE changed enqueued_at.
+bool EnqueuedAtChanged(HeapTuple before, HeapTuple after, TupleDesc desc) {
+  bool before_null = false, after_null = false;
+  Datum old_value = heap_getattr(before, columns.enqueued_at, desc, &before_null);
+  Datum new_value = heap_getattr(after, columns.enqueued_at, desc, &after_null);
+  return before_null != after_null ||
+         DatumGetTimestampTz(old_value) != DatumGetTimestampTz(new_value);
+}
+
 TriggerData* RequireTrigger(FunctionCallInfo fcinfo, const char* name) {
   if (!CALLED_AS_TRIGGER(fcinfo))
     ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -101,6 +127,7 @@ static Datum TrackCounts(FunctionCallInfo fcinfo) {
   if (TRIGGER_FIRED_BY_INSERT(event)) {
     new_row = ReadRow(trigger->tg_trigtuple, desc, relation->rd_id);
     after = &new_row;
+    RequireEnqueuedAtNotAhead(trigger->tg_trigtuple, desc, new_row.id);
   } else if (TRIGGER_FIRED_BY_DELETE(event)) {
     old_row = ReadRow(trigger->tg_trigtuple, desc, relation->rd_id);
     before = &old_row;
@@ -110,6 +137,8 @@ static Datum TrackCounts(FunctionCallInfo fcinfo) {
     before = &old_row;
     after = &new_row;
     RequireLifecycle(old_row, new_row);
+    if (EnqueuedAtChanged(trigger->tg_trigtuple, trigger->tg_newtuple, desc))
+      RequireEnqueuedAtNotAhead(trigger->tg_newtuple, desc, new_row.id);
   }
   RecordJobChange(RelationGetRelid(relation), before, after);
   return PointerGetDatum(nullptr);

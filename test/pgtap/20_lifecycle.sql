@@ -3,7 +3,7 @@
 -- transaction. Time is moved by editing rows; now() is fixed inside the
 -- transaction, so run_at - now() is exact.
 BEGIN;
-SELECT plan(36);
+SELECT plan(39);
 DELETE FROM queue.jobs;
 DELETE FROM queue.job_events;
 DELETE FROM queue.workers;
@@ -115,6 +115,19 @@ SELECT is(pg_temp.beat('w-c'), ARRAY[:c::bigint], 'heartbeat returns the job who
 SELECT is(queue.fail(:c, 'w-c', 'stopped'), 'cancelled', 'the worker''s fail ends it as cancelled');
 SELECT ok((SELECT finished_at IS NOT NULL FROM queue.jobs WHERE id = :c), 'cancelled job is finished');
 SELECT is(pg_temp.beat('w-c'), ARRAY[]::bigint[], 'nothing left to cancel');
+
+-- enqueued_at is never ahead of the clock: the counters take a job as
+-- possibly not due only when its run_at is past its enqueued_at
+SELECT queue.enqueue('doubt') AS ahead \gset
+SELECT throws_ok(format($$UPDATE queue.jobs SET enqueued_at = now() + interval '1 hour',
+                                                 run_at = now() + interval '10 minutes' WHERE id = %s$$, :ahead),
+                 '23514', format('enqueued_at of job %s is in the future', :ahead),
+                 'an enqueued_at moved into the future is refused');
+SELECT throws_ok($$INSERT INTO queue.jobs (job_type, priority, owner, max_attempts, timeout, enqueued_at)
+                   VALUES ('doubt', 'high', current_user::regrole, 4, '10 minutes', now() + interval '1 minute')$$,
+                 '23514', NULL, 'a job inserted with a future enqueued_at is refused');
+SELECT lives_ok(format($$UPDATE queue.jobs SET enqueued_at = clock_timestamp() WHERE id = %s$$, :ahead),
+                'an enqueued_at set to the clock is accepted');
 
 SELECT * FROM finish();
 ROLLBACK;
