@@ -45,6 +45,12 @@ void AttachNotifyRelay(Latch* latch);
 // otherwise the time they will be, when no committing transaction took them.
 TimestampTz CheckNotifyRelay(TimestampTz now);
 
+// In the background worker: note whether PostgreSQL's notification queue is
+// half full (a listener has not read for long); committing transactions then
+// leave their wake-ups to the relay, whose NOTIFY fails when it is full,
+// rather than fail themselves. Reads, and may trim, the queue.
+void MeasureNotifyQueue();
+
 // In the background worker: send one NOTIFY per marked job type in a
 // transaction of its own (committed without waiting for its flush: losing a
 // wake-up in a crash costs nothing, workers also poll).

@@ -145,8 +145,22 @@ bool RelayInTransaction() {
   return true;
 }
 
-// Run `work` (a pass or a relay, true when done, false when the extension is
-// not installed) and survive its error. PG_CATCH is entered by longjmp, which
+// How often the worker looks at how full PostgreSQL's notification queue is
+// (see MeasureNotifyQueue).
+constexpr long kQueueMeasureMillis = 1000;
+
+// Note how full the notification queue is. Any C++ exception leaves as a
+// PostgreSQL error (Guard), for RunGuarded to catch.
+bool MeasureQueue() {
+  (void)Guard([] {
+    MeasureNotifyQueue();
+    return static_cast<Datum>(0);
+  });
+  return true;
+}
+
+// Run `work` (a pass, a relay or a measure: true when done, false when the
+// extension is not installed) and survive its error. PG_CATCH is entered by longjmp, which
 // must not skip a C++ destructor, so this frame holds no C++ object. After an
 // error it cleans up as PostgreSQL's own background processes do: report,
 // abort the transaction, forget the error, free what the work left behind.
@@ -214,6 +228,7 @@ void WorkerLoop() {
   TimestampTz next_pass = 0;
   int passes_at_once = 0;  // passes and slices run at once for a backlog since the last wait
   TimestampTz next_relay_check = 0;  // when marked wake-ups are looked at again; 0: when signalled
+  TimestampTz next_queue_measure = 0;
   for (;;) {
     if (GetCurrentTimestamp() >= next_pass) {
       long wait = queue_tick_interval;
@@ -247,7 +262,8 @@ void WorkerLoop() {
       next_pass = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait);
     }
 
-    TimestampTz wake_at = next_relay_check != 0 ? Min(next_pass, next_relay_check) : next_pass;
+    TimestampTz wake_at = Min(next_pass, next_queue_measure);
+    if (next_relay_check != 0) wake_at = Min(wake_at, next_relay_check);
     int events = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
                            TimestampDifferenceMilliseconds(GetCurrentTimestamp(), wake_at),
                            PG_WAIT_EXTENSION);
@@ -261,6 +277,10 @@ void WorkerLoop() {
     // notify.hpp) go out when due, whatever the passes do. Until then the
     // worker looks at them by itself, unsignalled.
     TimestampTz now = GetCurrentTimestamp();
+    if (now >= next_queue_measure) {
+      (void)RunGuarded(pass_context, MeasureQueue);
+      next_queue_measure = TimestampTzPlusMilliseconds(now, kQueueMeasureMillis);
+    }
     next_relay_check = CheckNotifyRelay(now);
     if (next_relay_check != 0 && next_relay_check <= now) {
       (void)RunGuarded(pass_context, RelayInTransaction);

@@ -8,7 +8,9 @@
 #include "queue/gucs.hpp"
 
 extern "C" {
+#include "catalog/pg_database.h"
 #include "commands/async.h"
+#include "storage/lock.h"
 #include "storage/spin.h"
 #include "utils/guc.h"
 }
@@ -35,10 +37,11 @@ constexpr long kWorkerSendsAfterMillis = 3;
 
 struct RelayState {
   slock_t mutex;
-  Oid database;  // the worker's database, while it relays
-  Latch* latch;  // the worker's latch, while it relays
-  bool armed;    // the worker will look at the marks by itself: no latch to set
-  bool sending;  // a committing transaction sends the marks it took
+  Oid database;        // the worker's database, while it relays
+  Latch* latch;        // the worker's latch, while it relays
+  bool armed;          // the worker will look at the marks by itself: no latch to set
+  bool sending;        // a committing transaction sends the marks it took
+  bool queue_filling;  // the notification queue is half full (the worker measures it)
   TimestampTz last_sent_at;
   int marked_count;
   bool overflow;
@@ -112,11 +115,33 @@ bool AddMarks(const char names[][NAMEDATALEN], int count, bool overflow) {
   return first_marks && !relay->armed && (relay->marked_count > 0 || relay->overflow);
 }
 
-// The fraction of PostgreSQL's notification queue in use.
-double NotifyQueueUsage() {
-  LOCAL_FCINFO(call, 0);
-  InitFunctionCallInfoData(*call, nullptr, 0, InvalidOid, nullptr, nullptr);
-  return DatumGetFloat8(pg_notification_queue_usage(call));
+// When the last send was, as seen from `now` (relay->mutex held, or a mere
+// glance): after the clock stepped back, now, so that sends do not stall.
+TimestampTz LastSentAt(TimestampTz now) { return Min(relay->last_sent_at, now); }
+
+// Take the lock NOTIFY takes at commit (PreCommit_Notify), if no other
+// transaction holds it: it is held until a notifying transaction's commit is
+// flushed (or confirmed by a synchronous standby), and an enqueue must not
+// wait for another's. Once held, PreCommit_Notify takes it again at once.
+bool TryNotifyLock() {
+  LOCKTAG tag;
+  SET_LOCKTAG_OBJECT(tag, InvalidOid, DatabaseRelationId, InvalidOid, 0);
+  return LockAcquire(&tag, AccessExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL;
+}
+
+// Give back the marks this transaction took to send (it cannot send them,
+// or aborts).
+void GiveBack() {
+  if (!sending_marks) return;
+  sending_marks = false;
+  Latch* latch = nullptr;
+  SpinLockAcquire(&relay->mutex);
+  relay->sending = false;
+  if (relay->latch != nullptr && relay->database == MyDatabaseId &&
+      AddMarks(taken, taken_count, taken_overflow))
+    latch = relay->latch;
+  SpinLockRelease(&relay->mutex);
+  if (latch != nullptr) SetLatch(latch);
 }
 
 // Before commit: when the last send is a gap old and no other transaction
@@ -124,21 +149,22 @@ double NotifyQueueUsage() {
 // types, as NOTIFYs of this transaction: under a stream of enqueues the
 // wake-ups ride on one commit a gap, and the worker does not relay them.
 // (A NOTIFY holds a cluster-wide lock until its commit is flushed; one
-// transaction a gap holds it, the others commit without it.)
+// transaction a gap holds it, the others commit without it.) Never waits:
+// while another transaction holds that lock, or a listener that has not
+// read for long filled half the notification queue (a full queue fails the
+// commit that notifies), the job types are marked for the worker instead.
 void SendWithThisCommit() {
   if (pending_count == 0 && !pending_overflow) return;
   const TimestampTz now = GetCurrentTimestamp();
   // Most commits of a stream come within the gap: a glance tells them so
-  // without the lock (a torn read is impossible on 8 aligned bytes, and a
-  // stale one only sends the decision to the locked test below).
-  if (now < TimestampTzPlusMilliseconds(relay->last_sent_at, kSendGapMillis)) return;
-  // A listener that has not read for long fills the notification queue, and
-  // a full queue fails the commit that notifies: past half full, wake-ups
-  // are left to the worker's relay, so enqueues never fail for it.
-  if (NotifyQueueUsage() >= 0.5) return;
+  // without the lock. A stale or torn read only misjudges whether to try:
+  // the job types are then marked for the next send, or tested under the
+  // lock below.
+  if (now < TimestampTzPlusMilliseconds(LastSentAt(now), kSendGapMillis)) return;
   SpinLockAcquire(&relay->mutex);
   bool take = relay->latch != nullptr && relay->database == MyDatabaseId && !relay->sending &&
-              now >= TimestampTzPlusMilliseconds(relay->last_sent_at, kSendGapMillis);
+              !relay->queue_filling &&
+              now >= TimestampTzPlusMilliseconds(LastSentAt(now), kSendGapMillis);
   if (take) {
     relay->sending = true;
     relay->last_sent_at = now;
@@ -151,6 +177,10 @@ void SendWithThisCommit() {
   SpinLockRelease(&relay->mutex);
   if (!take) return;
   sending_marks = true;
+  if (!TryNotifyLock()) {
+    GiveBack();  // this transaction's own job types are marked at commit
+    return;
+  }
   // Repeated names are sent once (Async_Notify drops duplicates).
   for (int i = 0; i < pending_count; i++) Async_Notify(kNotifyChannel, pending[i]);
   for (int i = 0; i < taken_count; i++) Async_Notify(kNotifyChannel, taken[i]);
@@ -177,24 +207,11 @@ void MarkAtCommit() {
   if (latch != nullptr) SetLatch(latch);
 }
 
-// At abort: give back the marks this transaction took to send.
-void GiveBackAtAbort() {
-  if (!sending_marks) return;
-  Latch* latch = nullptr;
-  SpinLockAcquire(&relay->mutex);
-  relay->sending = false;
-  if (relay->latch != nullptr && relay->database == MyDatabaseId &&
-      AddMarks(taken, taken_count, taken_overflow))
-    latch = relay->latch;
-  SpinLockRelease(&relay->mutex);
-  if (latch != nullptr) SetLatch(latch);
-}
-
 void TransactionCallback(XactEvent event, void*) {
   if (relay == nullptr) return;
   if (event == XACT_EVENT_PRE_COMMIT) SendWithThisCommit();
   if (event == XACT_EVENT_COMMIT) MarkAtCommit();
-  if (event == XACT_EVENT_ABORT) GiveBackAtAbort();
+  if (event == XACT_EVENT_ABORT) GiveBack();
   if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE) {
     pending_count = 0;
     pending_overflow = false;
@@ -240,6 +257,7 @@ void AttachNotifyRelay(Latch* latch) {
   relay->database = latch != nullptr ? MyDatabaseId : InvalidOid;
   relay->armed = false;
   relay->sending = false;
+  relay->queue_filling = false;
   relay->last_sent_at = 0;
   relay->marked_count = 0;
   relay->overflow = false;
@@ -250,7 +268,7 @@ TimestampTz CheckNotifyRelay(TimestampTz now) {
   SpinLockAcquire(&relay->mutex);
   TimestampTz look_again_at = 0;
   if (relay->marked_count > 0 || relay->overflow) {
-    look_again_at = TimestampTzPlusMilliseconds(relay->sending ? now : relay->last_sent_at,
+    look_again_at = TimestampTzPlusMilliseconds(relay->sending ? now : LastSentAt(now),
                                                 kWorkerSendsAfterMillis);
     if (!relay->sending && now >= look_again_at) look_again_at = now;
   }
@@ -262,15 +280,25 @@ TimestampTz CheckNotifyRelay(TimestampTz now) {
   return look_again_at;
 }
 
+void MeasureNotifyQueue() {
+  LOCAL_FCINFO(call, 0);
+  InitFunctionCallInfoData(*call, nullptr, 0, InvalidOid, nullptr, nullptr);
+  const bool filling = DatumGetFloat8(pg_notification_queue_usage(call)) >= 0.5;
+  SpinLockAcquire(&relay->mutex);
+  relay->queue_filling = filling;
+  SpinLockRelease(&relay->mutex);
+}
+
 void RelayNotifications() {
   char names[kMaxMarked][NAMEDATALEN];
+  const TimestampTz now = GetCurrentTimestamp();
   SpinLockAcquire(&relay->mutex);
   int count = relay->marked_count;
   bool overflow = relay->overflow;
   memcpy(names, relay->marked, sizeof(names[0]) * count);
   relay->marked_count = 0;
   relay->overflow = false;
-  relay->last_sent_at = GetCurrentTimestamp();
+  relay->last_sent_at = now;
   SpinLockRelease(&relay->mutex);
   if (count == 0 && !overflow) return;
 
