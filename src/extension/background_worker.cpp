@@ -135,11 +135,13 @@ bool FoldInTransaction() {
   return InPassTransaction("SELECT queue.monitor()", [] { events_wait = FoldNextSlice(); });
 }
 
-// Send the notifications marked since the last relay. Any C++ exception
-// leaves as a PostgreSQL error (Guard), for RunGuarded to catch.
-bool RelayInTransaction() {
+// Run `step` (a piece of the worker's work that needs no transaction of the
+// pass's: the relay of wake-ups, the measure of the notification queue) for
+// RunGuarded: any C++ exception leaves as a PostgreSQL error (Guard).
+template <void (*step)()>
+bool GuardedStep() {
   (void)Guard([] {
-    RelayNotifications();
+    step();
     return static_cast<Datum>(0);
   });
   return true;
@@ -149,18 +151,8 @@ bool RelayInTransaction() {
 // (see MeasureNotifyQueue).
 constexpr long kQueueMeasureMillis = 1000;
 
-// Note how full the notification queue is. Any C++ exception leaves as a
-// PostgreSQL error (Guard), for RunGuarded to catch.
-bool MeasureQueue() {
-  (void)Guard([] {
-    MeasureNotifyQueue();
-    return static_cast<Datum>(0);
-  });
-  return true;
-}
-
-// Run `work` (a pass, a relay or a measure: true when done, false when the
-// extension is not installed) and survive its error. PG_CATCH is entered by longjmp, which
+// Run `work` (a pass or a step: true when done, false when the extension is
+// not installed) and survive its error. PG_CATCH is entered by longjmp, which
 // must not skip a C++ destructor, so this frame holds no C++ object. After an
 // error it cleans up as PostgreSQL's own background processes do: report,
 // abort the transaction, forget the error, free what the work left behind.
@@ -278,12 +270,12 @@ void WorkerLoop() {
     // worker looks at them by itself, unsignalled.
     TimestampTz now = GetCurrentTimestamp();
     if (now >= next_queue_measure) {
-      (void)RunGuarded(pass_context, MeasureQueue);
+      (void)RunGuarded(pass_context, GuardedStep<MeasureNotifyQueue>);
       next_queue_measure = TimestampTzPlusMilliseconds(now, kQueueMeasureMillis);
     }
     next_relay_check = CheckNotifyRelay(now);
     if (next_relay_check != 0 && next_relay_check <= now) {
-      (void)RunGuarded(pass_context, RelayInTransaction);
+      (void)RunGuarded(pass_context, GuardedStep<RelayNotifications>);
       next_relay_check = CheckNotifyRelay(GetCurrentTimestamp());
     }
     // A retry made due at once, or a reload, runs the next pass at once (a

@@ -12,7 +12,6 @@ extern "C" {
 #include "commands/async.h"
 #include "storage/lock.h"
 #include "storage/spin.h"
-#include "utils/guc.h"
 }
 
 namespace queue {
@@ -302,11 +301,9 @@ void RelayNotifications() {
   SpinLockRelease(&relay->mutex);
   if (count == 0 && !overflow) return;
 
+  // A transaction that only notifies writes no WAL before its commit record,
+  // so PostgreSQL commits it without waiting for the flush.
   StartTransactionCommand();
-  // The notifications are delivered at commit whether or not its record is
-  // flushed; waiting for the flush would only delay the render workers.
-  (void)set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
-                          GUC_ACTION_LOCAL, true, 0, false);
   for (int i = 0; i < count; i++) Async_Notify(kNotifyChannel, names[i]);
   // Too many job types to name: an empty payload wakes every listener.
   if (overflow) Async_Notify(kNotifyChannel, "");
