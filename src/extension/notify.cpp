@@ -10,6 +10,8 @@
 extern "C" {
 #include "catalog/pg_database.h"
 #include "commands/async.h"
+#include "replication/syncrep.h"
+#include "replication/walsender.h"
 #include "storage/lock.h"
 #include "storage/spin.h"
 }
@@ -115,8 +117,18 @@ bool AddMarks(const char names[][NAMEDATALEN], int count, bool overflow) {
 }
 
 // When the last send was, as seen from `now` (relay->mutex held, or a mere
-// glance): after the clock stepped back, now, so that sends do not stall.
-TimestampTz LastSentAt(TimestampTz now) { return Min(relay->last_sent_at, now); }
+// glance): long ago when it lies ahead (the clock stepped back), so that
+// sends do not stall until the clock catches up.
+TimestampTz LastSentAt(TimestampTz now) {
+  return relay->last_sent_at <= now ? relay->last_sent_at : 0;
+}
+
+// Whether this transaction's commit will wait for a synchronous standby: a
+// sender holds NOTIFY's lock, and the marks it took, through that wait too,
+// which lasts as long as the standby does not answer.
+bool CommitWaitsForStandby() {
+  return SyncRepRequested() && SyncRepStandbyNames != nullptr && SyncRepStandbyNames[0] != '\0';
+}
 
 // Take the lock NOTIFY takes at commit (PreCommit_Notify), if no other
 // transaction holds it: it is held until a notifying transaction's commit is
@@ -151,9 +163,11 @@ void GiveBack() {
 // transaction a gap holds it, the others commit without it.) Never waits:
 // while another transaction holds that lock, or a listener that has not
 // read for long filled half the notification queue (a full queue fails the
-// commit that notifies), the job types are marked for the worker instead.
+// commit that notifies), or its commit will wait for a synchronous standby,
+// the job types are marked for the worker instead.
 void SendWithThisCommit() {
   if (pending_count == 0 && !pending_overflow) return;
+  if (CommitWaitsForStandby()) return;
   const TimestampTz now = GetCurrentTimestamp();
   // Most commits of a stream come within the gap: a glance tells them so
   // without the lock. A stale or torn read only misjudges whether to try:
@@ -280,9 +294,13 @@ TimestampTz CheckNotifyRelay(TimestampTz now) {
 }
 
 void MeasureNotifyQueue() {
+  // In a transaction: an error while the queue is trimmed then releases its
+  // locks on abort.
+  StartTransactionCommand();
   LOCAL_FCINFO(call, 0);
   InitFunctionCallInfoData(*call, nullptr, 0, InvalidOid, nullptr, nullptr);
   const bool filling = DatumGetFloat8(pg_notification_queue_usage(call)) >= 0.5;
+  CommitTransactionCommand();
   SpinLockAcquire(&relay->mutex);
   relay->queue_filling = filling;
   SpinLockRelease(&relay->mutex);
@@ -302,8 +320,17 @@ void RelayNotifications() {
   if (count == 0 && !overflow) return;
 
   // A transaction that only notifies writes no WAL before its commit record,
-  // so PostgreSQL commits it without waiting for the flush.
+  // so PostgreSQL commits it without waiting for the flush (or a standby).
   StartTransactionCommand();
+  if (!TryNotifyLock()) {
+    // Another transaction's NOTIFY is committing: look again a while later
+    // (CheckNotifyRelay) rather than wait, and keep passing.
+    SpinLockAcquire(&relay->mutex);
+    (void)AddMarks(names, count, overflow);
+    SpinLockRelease(&relay->mutex);
+    CommitTransactionCommand();
+    return;
+  }
   for (int i = 0; i < count; i++) Async_Notify(kNotifyChannel, names[i]);
   // Too many job types to name: an empty payload wakes every listener.
   if (overflow) Async_Notify(kNotifyChannel, "");

@@ -187,8 +187,35 @@ my $rc = $node->psql('postgres', q{SET lock_timeout = '2s'; SELECT queue.enqueue
 is($rc, 0, 'an enqueue commits while another transaction holds NOTIFY\'s lock');
 is(heard('postgres'), '', 'its wake-up waits for the lock');
 $node->safe_psql('postgres', "SELECT pg_cancel_backend($holder_pid)");
-is(heard_within('postgres', 10), 'doubt', 'and goes out once the lock is free');
+my $relayer = $node->safe_psql('postgres',
+	q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'queue worker'});
+my @relayed;
+for (1 .. 100) {
+	push @relayed, heard_from('postgres');
+	last if @relayed;
+	select(undef, undef, undef, 0.1);
+}
+is(join(' ', @relayed), "doubt:$relayer", 'and the worker sends it once the lock is free');
 $holder->quit;
+
+# An enqueue whose commit waits for that standby sends no wake-ups: it would
+# hold NOTIFY's lock, and the job types it took, as long as it waits.
+my $waiter = $node->background_psql('postgres');
+my $waiter_pid = $waiter->query_safe('SELECT pg_backend_pid()');
+$waiter->query_until(qr/waiting/, q{
+SET synchronous_commit = on;
+\echo waiting
+SELECT queue.enqueue('daily_ca');
+});
+$node->poll_query_until('postgres',
+	qq{SELECT wait_event = 'SyncRep' FROM pg_stat_activity WHERE pid = $waiter_pid})
+  or die 'the enqueue did not wait for its standby';
+$node->safe_psql('postgres', q{SELECT queue.enqueue('topic_short')});
+is(heard_within('postgres', 10), 'topic_short',
+	'an enqueue waiting for a standby holds up no other wake-up');
+$node->safe_psql('postgres', "SELECT pg_cancel_backend($waiter_pid)");
+is(heard_within('postgres', 10), 'daily_ca', 'its own goes out once it committed');
+$waiter->quit;
 
 $listener{postgres}->quit;
 $node->stop;
