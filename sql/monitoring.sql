@@ -21,9 +21,11 @@ DELETE FROM queue.peak_windows;
 SELECT extversion = default_version AS current_version
   FROM pg_extension JOIN pg_available_extensions ON name = extname WHERE extname = 'queue';
 SELECT alert_resource_wait, alert_no_worker, alert_worker_failures FROM queue.settings;
--- The fold plans its statements once (1.11), as index walks whatever the
--- statistics (burst_plans.sql checks them after a burst).
-SELECT proconfig FROM pg_proc WHERE oid = 'queue.fold_events(integer)'::regprocedure;
+-- The fold runs in the library (1.12), its statements planned as index walks
+-- whatever the statistics (burst_plans.sql checks them after a burst).
+SELECT l.lanname, p.prosrc, p.proisstrict, p.proconfig
+  FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+ WHERE p.oid = 'queue.fold_events(integer)'::regprocedure;
 
 -- Thresholds are bounded like every setting.
 SELECT qt.try($$UPDATE queue.settings SET alert_resource_wait = '0'$$);

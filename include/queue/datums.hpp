@@ -17,7 +17,10 @@ Datum TextArrayDatum(char* const* items, int count);
 // A bigint[].
 Datum Int64ArrayDatum(const int64* values, int count);
 
-// A timestamptz[].
-Datum TimestampArrayDatum(const TimestampTz* values, int count);
+// A timestamptz[]; `nulls` (optional) marks the NULL elements.
+Datum TimestampArrayDatum(const TimestampTz* values, int count, const bool* nulls = nullptr);
+
+// A double precision[].
+Datum Float8ArrayDatum(const double* values, int count);
 
 }  // namespace queue

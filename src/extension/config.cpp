@@ -38,7 +38,7 @@ SavedPlan read_version = {
 // The SQL objects this library was written for. After the library is
 // upgraded, its functions wait for ALTER EXTENSION queue UPDATE rather than
 // run statements against tables of another version.
-constexpr const char* kSqlVersion = "1.11";
+constexpr const char* kSqlVersion = "1.12";
 
 SavedPlan read_resources = {
     "SELECT resource, max_concurrent, peak_scaling FROM queue.resources ORDER BY resource",
