@@ -87,7 +87,7 @@ SELECT pg_temp.job('daily_ca', '2026-01-01 10:00:00', '2026-01-01 10:00:00', NUL
 SELECT pg_temp.event(105, :j4, '10:01:50', 'queued', 'cancelled', NULL, 'cancelled by admin');
 INSERT INTO queue.rollup_gaps (first_id, last_id, noted_at)
 VALUES (50, 60, now() - interval '2 hours'), (80, 90, now() - interval '5 minutes');
-SELECT pg_temp.event(83, :j4, '10:01:51', NULL, 'queued');
+SELECT pg_temp.event(81, :j4, '10:01:51', NULL, 'queued');
 SELECT pg_temp.event(87, :j4, '10:01:52', NULL, 'queued');
 SELECT queue.fold_events(100) AS folded;
 SELECT first_id, last_id, noted_at < now() - interval '4 minutes' AS noted_before
