@@ -23,7 +23,7 @@ SELECT extversion = default_version AS current_version
 SELECT alert_resource_wait, alert_no_worker, alert_worker_failures FROM queue.settings;
 -- The fold runs in the library (1.12), its statements planned as index walks
 -- whatever the statistics (burst_plans.sql checks them after a burst).
-SELECT l.lanname, p.prosrc, p.proisstrict, p.proconfig
+SELECT l.lanname, p.prosrc, p.proconfig
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.oid = 'queue.fold_events(integer)'::regprocedure;
 

@@ -8,11 +8,14 @@
 // aggregates and window functions, cost more than reading it.
 #include "queue/policy/event_fold.hpp"
 
+#include "queue/arguments.hpp"
 #include "queue/boundary.hpp"
+#include "queue/config.hpp"
 #include "queue/datums.hpp"
 #include "queue/enums.hpp"
 #include "queue/spi.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,7 +24,10 @@ namespace queue {
 
 namespace {
 
-SavedPlan fold_cursor = {"SELECT last_event_id FROM queue.monitor_state", 0, {}, nullptr};
+// The cursor, locked: folds take turns (monitor() holds the lock already),
+// or two would fold the same events.
+SavedPlan fold_cursor = {
+    "SELECT last_event_id FROM queue.monitor_state FOR UPDATE", 0, {}, nullptr};
 
 // Up to $2 events in id order: those that turned up in ranges an earlier
 // pass skipped (ids taken by transactions that had not committed yet), each
@@ -32,8 +38,10 @@ SavedPlan fold_cursor = {"SELECT last_event_id FROM queue.monitor_state", 0, {},
 // - Each event's job through the primary key (OFFSET 0 keeps it a look-up:
 //   a join costed by the slice's size could hash the whole jobs table).
 // - A claim waited from the job's run_at (the enqueue, or a retry's backoff);
-//   when the job has moved on to a later attempt, from the event that queued
-//   it last.
+//   when the job has moved on to a later attempt (or is gone), from the event
+//   that queued it last, found through the index of events by job: "+ 0"
+//   keeps the primary key from serving the order, which without statistics
+//   was planned as a walk back from the claim over every earlier event.
 SavedPlan read_events = {
     "SELECT e.id, e.range_first, e.range_last, e.range_noted_at, e.at,"
     "  date_trunc('minute', e.at), e.worker_id, j.job_type, e.from_status, e.to_status,"
@@ -41,8 +49,8 @@ SavedPlan read_events = {
     "  CASE WHEN e.from_status = 'queued' AND e.to_status = 'processing' THEN"
     "    extract(epoch FROM e.at - CASE WHEN j.run_at <= e.at THEN j.run_at ELSE"
     "      (SELECT p.at FROM queue.job_events p"
-    "        WHERE p.job_id = e.job_id AND p.id < e.id AND p.to_status = 'queued'"
-    "        ORDER BY p.id DESC LIMIT 1) END)::float8 END,"
+    "        WHERE p.job_id = e.job_id AND p.id + 0 < e.id AND p.to_status = 'queued'"
+    "        ORDER BY p.id + 0 DESC LIMIT 1) END)::float8 END,"
     "  CASE WHEN e.to_status = 'completed' AND j.started_at <= e.at"
     "    THEN extract(epoch FROM e.at - j.started_at)::float8 END"
     " FROM ("
@@ -310,16 +318,33 @@ int64 FoldSlice(uint64 rows, int64 cursor) {
   return fold.folded;
 }
 
-// fold_events(batch_limit): fold up to batch_limit events not folded yet;
-// returns how many it folded.
+// A call folds at most this many events at a time, however many it is asked
+// for: each slice is held in memory while it is added up.
+constexpr int32 kMaxSliceEvents = 5000;
+
+// fold_events(batch_limit): fold up to batch_limit events not folded yet, a
+// slice at a time; returns how many it folded.
 Datum FoldEvents(FunctionCallInfo fcinfo) {
+  RequireArgument(fcinfo, 0, "batch_limit");
   const int32 batch_limit = PG_GETARG_INT32(0);
+  if (batch_limit < 0)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                    errmsg("batch_limit must not be negative")));
+  (void)RefreshConfig();  // refuses SQL objects of another version
   SpiConnect();
   int64 folded = 0;
   if (SpiRun(fold_cursor, nullptr, nullptr, SPI_OK_SELECT) == 1) {
-    Datum args[2] = {SpiValueNotNull(0, 1), Int32GetDatum(batch_limit)};
-    const int64 cursor = DatumGetInt64(args[0]);
-    folded = FoldSlice(SpiRun(read_events, args, nullptr, SPI_OK_SELECT), cursor);
+    int64 cursor = DatumGetInt64(SpiValueNotNull(0, 1));
+    for (;;) {
+      const int32 slice = std::min(batch_limit - static_cast<int32>(folded), kMaxSliceEvents);
+      if (slice == 0) break;
+      Datum args[2] = {Int64GetDatum(cursor), Int32GetDatum(slice)};
+      const int64 in_slice = FoldSlice(SpiRun(read_events, args, nullptr, SPI_OK_SELECT), cursor);
+      folded += in_slice;
+      if (in_slice < slice) break;
+      SpiRun(fold_cursor, nullptr, nullptr, SPI_OK_SELECT);
+      cursor = DatumGetInt64(SpiValueNotNull(0, 1));
+    }
     SpiRun(expire_ranges, nullptr, nullptr, SPI_OK_DELETE);
   }
   SpiFinish();
