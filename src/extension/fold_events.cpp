@@ -309,12 +309,14 @@ void WriteFold(const policy::EventFold& fold) {
 }
 
 // Fold the slice read (SPI connected) and write what it adds up to; returns
-// how many events it folded.
-int64 FoldSlice(uint64 rows, int64 cursor) {
+// how many events it folded and moves `cursor` past them, as WriteFold moved
+// the table's.
+int64 FoldSlice(uint64 rows, int64& cursor) {
   std::vector<policy::FoldEvent> events;
   PgCall([&] { ReadSlice(rows, events); });
   const policy::EventFold fold = policy::FoldEvents(events, cursor);
   if (fold.folded > 0) PgCall([&] { WriteFold(fold); });
+  cursor = std::max(cursor, fold.last_id.value_or(cursor));
   return fold.folded;
 }
 
@@ -342,8 +344,6 @@ Datum FoldEvents(FunctionCallInfo fcinfo) {
       const int64 in_slice = FoldSlice(SpiRun(read_events, args, nullptr, SPI_OK_SELECT), cursor);
       folded += in_slice;
       if (in_slice < slice) break;
-      SpiRun(fold_cursor, nullptr, nullptr, SPI_OK_SELECT);
-      cursor = DatumGetInt64(SpiValueNotNull(0, 1));
     }
     SpiRun(expire_ranges, nullptr, nullptr, SPI_OK_DELETE);
   }

@@ -19,6 +19,13 @@ struct JobColumns {
 JobColumns columns;
 
 // Read the counted columns of a queue.jobs row.
+// A row's enqueued_at (a NOT NULL column; NULL, were it dropped, reads as 0).
+TimestampTz EnqueuedAt(HeapTuple tuple, TupleDesc desc) {
+  bool isnull = false;
+  Datum value = heap_getattr(tuple, columns.enqueued_at, desc, &isnull);
+  return isnull ? 0 : DatumGetTimestampTz(value);
+}
+
 JobCountState ReadRow(HeapTuple tuple, TupleDesc desc, Oid relid) {
   if (columns.relid != relid) {
     columns.id = SPI_fnumber(desc, "id");
@@ -45,9 +52,7 @@ JobCountState ReadRow(HeapTuple tuple, TupleDesc desc, Oid relid) {
   row.scheduled = false;
   if (row.status == policy::JobStatus::kQueued) {  // only queued jobs count as scheduled
     TimestampTz run_at = DatumGetTimestampTz(heap_getattr(tuple, columns.run_at, desc, &isnull));
-    TimestampTz enqueued_at =
-        DatumGetTimestampTz(heap_getattr(tuple, columns.enqueued_at, desc, &isnull));
-    row.scheduled = run_at > enqueued_at;
+    row.scheduled = run_at > EnqueuedAt(tuple, desc);
   }
   return row;
 }
@@ -73,23 +78,11 @@ void RequireLifecycle(const JobCountState& before, const JobCountState& after) {
 // positions while no claim takes it. The clock, not now(): a row written
 // with clock_timestamp() earlier in the transaction is not in the future.
 void RequireEnqueuedAtNotAhead(HeapTuple tuple, TupleDesc desc, int64 id) {
-  bool isnull = false;
-  TimestampTz enqueued_at =
-      DatumGetTimestampTz(heap_getattr(tuple, columns.enqueued_at, desc, &isnull));
-  if (isnull || enqueued_at <= GetCurrentTimestamp()) return;
+  if (EnqueuedAt(tuple, desc) <= GetCurrentTimestamp()) return;
   ereport(ERROR, (errcode(ERRCODE_CHECK_VIOLATION),
                   errmsg("enqueued_at of job %lld is in the future", (long long)id),
                   errhint("enqueued_at records when a job was enqueued; set run_at to hold a "
                           "job until later.")));
-}
-
-// Whether an UPDATE changed enqueued_at.
-bool EnqueuedAtChanged(HeapTuple before, HeapTuple after, TupleDesc desc) {
-  bool before_null = false, after_null = false;
-  Datum old_value = heap_getattr(before, columns.enqueued_at, desc, &before_null);
-  Datum new_value = heap_getattr(after, columns.enqueued_at, desc, &after_null);
-  return before_null != after_null ||
-         DatumGetTimestampTz(old_value) != DatumGetTimestampTz(new_value);
 }
 
 TriggerData* RequireTrigger(FunctionCallInfo fcinfo, const char* name) {
@@ -137,7 +130,7 @@ static Datum TrackCounts(FunctionCallInfo fcinfo) {
     before = &old_row;
     after = &new_row;
     RequireLifecycle(old_row, new_row);
-    if (EnqueuedAtChanged(trigger->tg_trigtuple, trigger->tg_newtuple, desc))
+    if (EnqueuedAt(trigger->tg_trigtuple, desc) != EnqueuedAt(trigger->tg_newtuple, desc))
       RequireEnqueuedAtNotAhead(trigger->tg_newtuple, desc, new_row.id);
   }
   RecordJobChange(RelationGetRelid(relation), before, after);
