@@ -40,10 +40,14 @@ SavedPlan overdue_attempts = {
     {INT4OID},
     nullptr};
 
-// $1 worker_timeout in microseconds.
+// $1 worker_timeout in microseconds. A worker whose row is locked is being
+// heard from (a heartbeat or claim in a transaction still open): left alone,
+// and the pass does not wait for that transaction.
 SavedPlan mark_dead_workers = {
-    "UPDATE queue.workers SET state = 'dead'"
-    " WHERE state <> 'dead' AND last_heartbeat < now() - $1 * interval '1 microsecond'",
+    "UPDATE queue.workers SET state = 'dead' WHERE worker_id IN ("
+    "  SELECT worker_id FROM queue.workers"
+    "   WHERE state <> 'dead' AND last_heartbeat < now() - $1 * interval '1 microsecond'"
+    "  FOR UPDATE SKIP LOCKED)",
     1,
     {INT8OID},
     nullptr};
