@@ -3,7 +3,9 @@
 --   also rebuilds the counters); a transaction's own releases are usable by
 --   its own later claims, and undone with them; TRUNCATE cannot be prepared;
 --   renaming or deleting a resource cannot let running jobs escape its limit;
---   a resource missing from queue.resources has no slots.
+--   a resource missing from queue.resources has no slots; changes made as a
+--   replica are counted; the extension created again in a transaction that
+--   had changed jobs is refused until that transaction ends.
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS queue CASCADE;
 RESET client_min_messages;
@@ -137,5 +139,68 @@ SELECT array_agg(queue.position(id) ORDER BY id) AS positions FROM queue.jobs;
 SELECT count(queue.enqueue('doubt')) AS enqueued_after FROM generate_series(1, 2);
 SELECT array_agg(queue.position(id) ORDER BY id) AS positions FROM queue.jobs;
 SELECT pg_temp.counts();
+
+-- Ids far apart (an admin moved the id sequence on by 2^46): a position sums
+-- the counters there are, not every empty range of ids in between (which
+-- held the counters' lock, and every claim and commit, for minutes).
+DELETE FROM queue.jobs;
+SELECT count(queue.enqueue('doubt')) AS enqueued FROM generate_series(1, 2);
+SELECT setval('queue.jobs_id_seq', 70368744177664) > 0 AS moved_far;
+SELECT queue.enqueue('doubt') > 70368744177664 AS far_id;
+SET statement_timeout = '10s';
+SELECT array_agg(queue.position(id) ORDER BY id) AS positions FROM queue.jobs;
+RESET statement_timeout;
+SELECT pg_temp.counts();
+
+-- Changes made with session_replication_role = replica (how a logical
+-- replication subscriber applies them, and some restores) are counted too.
+SET session_replication_role = replica;
+UPDATE queue.jobs SET status = 'cancelled', finished_at = now()
+ WHERE id = (SELECT min(id) FROM queue.jobs WHERE status = 'queued');
+INSERT INTO queue.jobs (job_type, priority, owner, max_attempts, timeout)
+SELECT 'doubt', 'high', current_user::regrole, 4, '10 minutes' FROM generate_series(1, 2);
+RESET session_replication_role;
+SELECT pg_temp.counts();
+
+-- The extension dropped and created again in a transaction that had changed
+-- queue jobs: the new queue refuses (55000) until that transaction ends,
+-- rather than count its new table and then add the old table's changes to
+-- those counts at commit.
+DELETE FROM queue.jobs;
+UPDATE queue.settings SET max_concurrent = 2;
+SELECT count(queue.enqueue('doubt')) AS enqueued FROM generate_series(1, 3);
+SELECT count(*) AS claimed FROM queue.dequeue('w-recreate', 2);
+BEGIN;
+SELECT count(queue.complete(id, 'w-recreate')) AS completed
+  FROM queue.jobs WHERE status = 'processing';
+DROP EXTENSION queue CASCADE;
+CREATE EXTENSION queue;
+SELECT qt.try($$SELECT queue.enqueue('doubt')$$);
+SELECT qt.try($$INSERT INTO queue.jobs (job_type, priority, owner, max_attempts, timeout)
+                VALUES ('doubt', 'high', current_user::regrole, 4, '10 minutes')$$);
+ROLLBACK;
+SELECT pg_temp.counts();
+-- Held by a savepoint rolled back to: the old queue goes on as before.
+BEGIN;
+SELECT count(queue.enqueue('doubt')) AS enqueued;
+SAVEPOINT recreate;
+DROP EXTENSION queue CASCADE;
+CREATE EXTENSION queue;
+SELECT qt.try('SELECT queue.stats()');
+ROLLBACK TO recreate;
+COMMIT;
+SELECT pg_temp.counts();
+-- Dropped and created in a transaction that changed no jobs before: the new
+-- queue is counted afresh and its limit holds.
+BEGIN;
+DROP EXTENSION queue CASCADE;
+CREATE EXTENSION queue;
+DELETE FROM queue.peak_windows;
+UPDATE queue.settings SET max_concurrent = 2;
+SELECT count(queue.enqueue('doubt')) AS enqueued FROM generate_series(1, 4);
+SELECT count(*) AS claimed FROM queue.dequeue('w-recreate', 4);
+COMMIT;
+SELECT pg_temp.counts();
+SELECT count(*) AS claimed_past_limit FROM queue.dequeue('w-recreate-2', 4);
 
 DROP EXTENSION queue CASCADE;

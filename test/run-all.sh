@@ -78,9 +78,9 @@ else
   failed=$((failed + 1)); failures+=("test cluster")
 fi
 # The upgrade test builds the old versions it upgrades from, each from its
-# last commit: 1.0, the first release, and 1.11, the one before the current.
+# last commit: 1.0, the first release, and 1.12, the one before the current.
 # Without the history (a shallow clone) it says so and skips.
-old_releases="1.0:ee351d8 1.11:2e0b8a1"
+old_releases="1.0:ee351d8 1.12:f0dfc65"
 tap_tests() {
   local old_sources=$work/old release
   mkdir -p "$old_sources"

@@ -42,6 +42,7 @@ struct Config {
   policy::Micros retention = 0;
   int max_payload_bytes = 0;
   policy::Micros stats_window = 0;
+  int max_workers_per_role = 0;
   std::vector<JobTypeConfig> job_types;
   std::vector<ResourceConfig> resources;
   std::vector<policy::PeakWindow> peak_windows;

@@ -29,7 +29,7 @@ SavedPlan read_settings = {
     QUEUE_MICROS("stats_window") ", "
     "'queue.jobs'::regclass::oid, 'queue.settings'::regclass::oid, "
     "'queue.resources'::regclass::oid, 'queue.job_types'::regclass::oid, "
-    "'queue.peak_windows'::regclass::oid "
+    "'queue.peak_windows'::regclass::oid, max_workers_per_role "
     "FROM queue.settings",
     0, {}, nullptr};
 SavedPlan read_version = {
@@ -38,7 +38,7 @@ SavedPlan read_version = {
 // The SQL objects this library was written for. After the library is
 // upgraded, its functions wait for ALTER EXTENSION queue UPDATE rather than
 // run statements against tables of another version.
-constexpr const char* kSqlVersion = "1.12";
+constexpr const char* kSqlVersion = "1.13";
 
 SavedPlan read_resources = {
     "SELECT resource, max_concurrent, peak_scaling FROM queue.resources ORDER BY resource",
@@ -94,6 +94,7 @@ void LoadConfig(Config& config) {
   config.config_relids.clear();
   for (int column = 13; column <= 16; column++)
     config.config_relids.push_back(DatumGetObjectId(SpiValueNotNull(0, column)));
+  config.max_workers_per_role = Int32At(0, 17);
 
   config.resources.clear();
   uint64 n = SpiRun(read_resources, nullptr, nullptr, SPI_OK_SELECT);

@@ -412,6 +412,11 @@ int64 LowestUnscheduledIdSeen(int priority) {
 
 void InvalidateCountersAtCommit() { invalidate_at_commit = true; }
 
+bool LedgerHoldsChanges() {
+  return !entries.empty() || !pending_stats.empty() || !pending_run_times.empty() ||
+         invalidate_at_commit;
+}
+
 void WakeWorkerAtCommit() { wake_worker_at_commit = true; }
 
 void BumpWorkersGenerationAtCommit() { workers_changed = true; }

@@ -18,6 +18,7 @@
 #include "queue/boundary.hpp"
 #include "queue/config.hpp"
 #include "queue/gucs.hpp"
+#include "queue/ledger.hpp"
 #include "queue/policy/estimate.hpp"
 #include "queue/policy/job_state.hpp"
 #include "queue/spi.hpp"
@@ -544,6 +545,15 @@ void EnsureCountersValid(Oid jobs_relid) {
   if (RecoveryInProgress()) {
     CountForStandby();
   } else if (!SlotValidFor(jobs_relid)) {
+    // The counters are in doubt while this transaction holds changes it will
+    // apply to them at its end: it used queue.jobs, dropped the extension and
+    // created it again. A rebuild now would count the new table, and then the
+    // old table's changes would land on its counters at commit.
+    if (LedgerHoldsChanges())
+      ereport(ERROR,
+              (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+               errmsg("queue.jobs was created again in a transaction that had changed queue jobs"),
+               errhint("Commit or roll back first, then use the queue in a new transaction.")));
     LockRelationOid(jobs_relid, ShareLock);
     if (!SlotValidFor(jobs_relid)) RebuildCounters(jobs_relid);  // else another rebuilt them
     UnlockRelationOid(jobs_relid, ShareLock);
@@ -808,9 +818,25 @@ SharedCounter ReadRunTime(std::string_view job_type) {
 
 // Add the counters of `key`'s kind and slot with key.block in [from, to).
 // Caller holds the lock.
+// The sum of `key`'s counters of blocks [from, to): a lookup a block, or,
+// when there are more blocks than the hash holds counters, one pass over the
+// hash. Ids can lie far apart (an admin moved the id sequence on by 2^44),
+// and a lookup per empty block would hold the lock, and every claim and
+// commit behind it, for minutes. (Caller holds the lock.)
 int64 SumCounters(CounterKey key, int64 from, int64 to) {
   int64 sum = 0;
-  for (key.block = to - 1; key.block >= from; key.block--) sum += CounterValue(key);
+  if (to - from <= hash_get_num_entries(counters)) {
+    for (key.block = to - 1; key.block >= from; key.block--) sum += CounterValue(key);
+    return sum;
+  }
+  HASH_SEQ_STATUS scan;
+  hash_seq_init(&scan, counters);
+  while (auto* counter = static_cast<SharedCounter*>(hash_seq_search(&scan))) {
+    const CounterKey& other = counter->key;
+    if (other.database == key.database && other.kind == key.kind && other.slot == key.slot &&
+        strcmp(other.name, key.name) == 0 && other.block >= from && other.block < to)
+      sum += counter->value;
+  }
   return sum;
 }
 

@@ -15,6 +15,7 @@
 #include "queue/shared_counters.hpp"
 #include "queue/spi.hpp"
 
+#include <algorithm>
 #include <utility>
 
 extern "C" {
@@ -40,16 +41,18 @@ SavedPlan overdue_attempts = {
     {INT4OID},
     nullptr};
 
-// $1 worker_timeout in microseconds. A worker whose row is locked is being
+// $1 worker_timeout in microseconds, $2 batch size, the longest silent
+// first: the index of live workers by heartbeat gives them in that order, so
+// the pass reads only the silent ones. A worker whose row is locked is being
 // heard from (a heartbeat or claim in a transaction still open): left alone,
 // and the pass does not wait for that transaction.
 SavedPlan mark_dead_workers = {
-    "UPDATE queue.workers SET state = 'dead' WHERE worker_id IN ("
+    "UPDATE queue.workers SET state = 'dead' WHERE worker_id = ANY(ARRAY("
     "  SELECT worker_id FROM queue.workers"
     "   WHERE state <> 'dead' AND last_heartbeat < now() - $1 * interval '1 microsecond'"
-    "  FOR UPDATE SKIP LOCKED)",
-    1,
-    {INT8OID},
+    "   ORDER BY last_heartbeat LIMIT $2 FOR UPDATE SKIP LOCKED))",
+    2,
+    {INT8OID, INT4OID},
     nullptr};
 
 // Attempts of dead workers, found from the (few) dead workers: a plan that
@@ -60,16 +63,31 @@ SavedPlan mark_dead_workers = {
 // know few worker ids (a small farm), a worker id's share of the table looked
 // large enough that walking every job in id order to the first few seemed
 // cheaper, and each pass read the whole table while a worker stayed dead.
+// Only workers heard from within $2 (microseconds; see RecoveryWindow) are
+// read, through the index of dead workers by last heartbeat: the pass does
+// not read every worker that ever stopped.
 SavedPlan orphaned_attempts = {
     "SELECT j.id, j.attempts, j.max_attempts, j.cancel_requested, j.worker_id"
     " FROM queue.workers w,"
     "  LATERAL (SELECT id, attempts, max_attempts, cancel_requested, worker_id FROM queue.jobs"
     "           WHERE worker_id = w.worker_id AND status = 'processing'"
     "           LIMIT $1 FOR UPDATE SKIP LOCKED) j"
-    " WHERE w.state = 'dead' LIMIT $1",
-    1,
-    {INT4OID},
+    " WHERE w.state = 'dead' AND w.last_heartbeat > now() - $2 * interval '1 microsecond'"
+    " ORDER BY w.last_heartbeat DESC LIMIT $1",
+    2,
+    {INT4OID, INT8OID},
     nullptr};
+
+// How long after its last heartbeat a dead worker may still hold an attempt
+// before that attempt's deadline: its claims refresh its liveness at least
+// every worker_timeout, and an attempt lasts at most the longest job timeout
+// in the configuration. Past that, the timeout step ends whatever the worker
+// left (an attempt whose timeout an admin raised by hand included).
+policy::Micros RecoveryWindow(const Config& config) {
+  policy::Micros longest = config.job_timeout;
+  for (const JobTypeConfig& type : config.job_types) longest = std::max(longest, type.timeout);
+  return config.worker_timeout + longest;
+}
 
 // $1 batch size, $2 the retry floor (see ReleaseRetries).
 SavedPlan release_retries = {
@@ -99,6 +117,20 @@ SavedPlan prune_finished = {
     "SELECT count(*), max(finished_at) FROM pruned",
     3,
     {INT8OID, INT4OID, TIMESTAMPTZOID},
+    nullptr};
+
+// $1 retention in microseconds, $2 batch size. Workers dead for longer than
+// the retention with no attempt running under their id leave the registry,
+// as finished jobs leave the table: it holds the farm, not its history.
+SavedPlan prune_dead_workers = {
+    "DELETE FROM queue.workers WHERE worker_id = ANY(ARRAY("
+    "  SELECT w.worker_id FROM queue.workers w"
+    "   WHERE w.state = 'dead' AND w.last_heartbeat < now() - $1 * interval '1 microsecond'"
+    "     AND NOT EXISTS (SELECT FROM queue.jobs j"
+    "                      WHERE j.worker_id = w.worker_id AND j.status = 'processing')"
+    "   ORDER BY w.last_heartbeat LIMIT $2 FOR UPDATE SKIP LOCKED))",
+    2,
+    {INT8OID, INT4OID},
     nullptr};
 
 SavedPlan count_alerts = {"SELECT count(*) FROM queue.alerts", 0, {}, nullptr};
@@ -258,16 +290,19 @@ TickResult RunTick() {
   uint64 rows = SpiRun(overdue_attempts, &batch, nullptr, SPI_OK_SELECT);
   result.timed_out = EndFailedAttempts(config, rows, true, "attempt timed out after %s s");
 
-  Datum worker_timeout = Int64GetDatum(config.worker_timeout);
+  Datum silent_args[2] = {Int64GetDatum(config.worker_timeout), batch};
   result.dead_workers =
-      static_cast<int>(SpiRun(mark_dead_workers, &worker_timeout, nullptr, SPI_OK_UPDATE));
-  rows = SpiRun(orphaned_attempts, &batch, nullptr, SPI_OK_SELECT);
+      static_cast<int>(SpiRun(mark_dead_workers, silent_args, nullptr, SPI_OK_UPDATE));
+  Datum orphan_args[2] = {batch, Int64GetDatum(RecoveryWindow(config))};
+  rows = SpiRun(orphaned_attempts, orphan_args, nullptr, SPI_OK_SELECT);
   result.recovered = EndFailedAttempts(config, rows, false, "worker %s stopped sending heartbeats");
 
   result.released = ReleaseRetries();
   if (result.released > 0) NotifyClaimable("retry");
 
   result.pruned = PruneFinished(config);
+  Datum prune_args[2] = {Int64GetDatum(config.retention), batch};
+  SpiRun(prune_dead_workers, prune_args, nullptr, SPI_OK_DELETE);
   CompactCounters();
   ShareRunningRenders();
 

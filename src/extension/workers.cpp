@@ -16,6 +16,12 @@
 #include "queue/registered_workers.hpp"
 #include "queue/spi.hpp"
 
+extern "C" {
+#include "catalog/pg_authid.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+}
+
 namespace queue {
 
 namespace {
@@ -41,6 +47,15 @@ SavedPlan upsert_worker = {
 SavedPlan foreign_attempt = {
     "SELECT 1 FROM queue.jobs WHERE status = 'processing' AND worker_id = $1"
     "   AND worker_role IS NOT NULL AND NOT pg_has_role($2, worker_role, 'USAGE') LIMIT 1",
+    2,
+    {TEXTOID, OIDOID},
+    nullptr};
+
+// How many worker ids the role $2 has registered, when $1 is a new id (0
+// for one already registered: re-registering never counts as one more).
+SavedPlan ids_of_role = {
+    "SELECT count(*) FROM queue.workers WHERE owner = $2"
+    "   AND NOT EXISTS (SELECT FROM queue.workers WHERE worker_id = $1)",
     2,
     {TEXTOID, OIDOID},
     nullptr};
@@ -88,6 +103,29 @@ void RequireNoForeignAttempts(const char* worker_id) {
 
 namespace {
 
+// Refuse a new worker id past settings.max_workers_per_role (54000): one
+// role must not fill the registry that every maintenance pass and every
+// claim of a waiting farm reads. Registrations of one role take turns (a
+// lock on the role in this database, held to the end of the transaction), so
+// concurrent ones cannot pass the limit together. (SPI connected.)
+void RequireRoomForWorker(const Config& config, Datum worker_id) {
+  if (CallerIsQueueAdmin()) return;
+  Oid role = CallingRole();
+  LockDatabaseObject(AuthIdRelationId, role, 0, ExclusiveLock);
+  Datum args[2] = {worker_id, ObjectIdGetDatum(role)};
+  SpiRun(ids_of_role, args, nullptr, SPI_OK_SELECT);
+  int64 registered = DatumGetInt64(SpiValueNotNull(0, 1));
+  if (registered >= config.max_workers_per_role)
+    ereport(ERROR,
+            (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+             errmsg("role \"%s\" has %lld worker ids registered, the most it may have",
+                    GetUserNameFromId(role, false), static_cast<long long>(registered)),
+             errdetail("queue.settings.max_workers_per_role is %d.", config.max_workers_per_role),
+             errhint("Reuse worker ids (one per render slot host, say). A worker dead for longer "
+                     "than settings.retention with no render left running is removed, which "
+                     "frees its id.")));
+}
+
 Datum RegisterWorker(FunctionCallInfo fcinfo) {
   const Config& config = RefreshConfig();
   char* worker_id = RequiredText(fcinfo, 0, "worker_id", kMaxIdLength);
@@ -107,6 +145,7 @@ Datum RegisterWorker(FunctionCallInfo fcinfo) {
   TupleDesc desc = ResultRowDescriptor(fcinfo);
   SpiConnect();
   RequireNoForeignAttempts(worker_id);
+  RequireRoomForWorker(config, args[0]);
   if (SpiRun(upsert_worker, args, nulls, SPI_OK_INSERT_RETURNING) == 0)
     RaiseForeignWorker(worker_id);
   HeapTupleHeader row = SPI_returntuple(SPI_tuptable->vals[0], desc);

@@ -5,7 +5,7 @@
 # out the job scheduled for later, the counters equal the table, the renders
 # in flight complete, the limits hold, and the monitoring pass folds each
 # event once, its times into the histograms. It runs from 1.0, the first
-# release, and from 1.11, the one before the current.
+# release, and from 1.12, the one before the current.
 #
 # QUEUE_OLD_SOURCES names a directory with one source tree per old version,
 # queue-<version> (test/run-all.sh exports them from git); the current build

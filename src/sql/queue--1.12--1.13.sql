@@ -1,0 +1,33 @@
+-- queue 1.13: the worker registry stays small, and the maintenance pass's
+-- work on it does not grow with the workers that stopped.
+-- * settings.max_workers_per_role (default 1,000): how many worker ids one
+--   role may have registered, the dead ones included. register_worker() of
+--   a new id past it is refused (54000); queue_admin members are not held to
+--   it. Without it one worker role could register ids by the million, and
+--   every pass, and every claim while a worker waits for slots, read them.
+-- * A worker dead for longer than settings.retention with no attempt left
+--   running is removed by the pass, like a finished job; its id is free again.
+-- * Indexes on the registry by liveness and by owner: marking silent workers
+--   dead, summing the live workers' capacity and counting a role's ids read
+--   only the rows they are about.
+-- * The counting triggers of queue.jobs fire whatever session_replication_role
+--   says (see below).
+
+\echo Use "ALTER EXTENSION queue UPDATE TO '1.13'" to load this file. \quit
+
+ALTER TABLE queue.settings ADD COLUMN max_workers_per_role integer NOT NULL DEFAULT 1000
+    CONSTRAINT max_workers_per_role_range CHECK (max_workers_per_role BETWEEN 1 AND 1000000);
+COMMENT ON COLUMN queue.settings.max_workers_per_role IS
+    'worker ids one role may have registered, dead ones included (queue_admin members: no limit)';
+
+CREATE INDEX workers_live ON queue.workers (last_heartbeat) WHERE state <> 'dead';
+CREATE INDEX workers_dead ON queue.workers (last_heartbeat) WHERE state = 'dead';
+CREATE INDEX workers_owner ON queue.workers (owner);
+
+-- The counting triggers fire also where session_replication_role is
+-- 'replica' (a logical replication subscriber applying changes, a data
+-- restore or a hand edit made so): a change they miss would leave the
+-- counters, and with them the limits and positions, wrong until a restart.
+ALTER TABLE queue.jobs ENABLE ALWAYS TRIGGER jobs_validate_counts;
+ALTER TABLE queue.jobs ENABLE ALWAYS TRIGGER jobs_track_counts;
+ALTER TABLE queue.jobs ENABLE ALWAYS TRIGGER jobs_track_truncate;
