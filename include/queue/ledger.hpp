@@ -70,8 +70,8 @@ void BumpWorkersGenerationAtCommit();
 // Forget the counters at commit (TRUNCATE of queue.jobs).
 void InvalidateCountersAtCommit();
 
-// Whether this transaction has counter changes or figures it applies at its
-// end: it changed queue.jobs, claimed, or ended attempts.
-bool LedgerHoldsChanges();
+// Whether this transaction holds counters it changes or will change at its
+// end: it changed queue.jobs or reserved running slots.
+bool LedgerHoldsCounterChanges();
 
 }  // namespace queue

@@ -412,10 +412,7 @@ int64 LowestUnscheduledIdSeen(int priority) {
 
 void InvalidateCountersAtCommit() { invalidate_at_commit = true; }
 
-bool LedgerHoldsChanges() {
-  return !entries.empty() || !pending_stats.empty() || !pending_run_times.empty() ||
-         invalidate_at_commit;
-}
+bool LedgerHoldsCounterChanges() { return !entries.empty(); }
 
 void WakeWorkerAtCommit() { wake_worker_at_commit = true; }
 

@@ -545,11 +545,13 @@ void EnsureCountersValid(Oid jobs_relid) {
   if (RecoveryInProgress()) {
     CountForStandby();
   } else if (!SlotValidFor(jobs_relid)) {
-    // The counters are in doubt while this transaction holds changes it will
-    // apply to them at its end: it used queue.jobs, dropped the extension and
-    // created it again. A rebuild now would count the new table, and then the
-    // old table's changes would land on its counters at commit.
-    if (LedgerHoldsChanges())
+    // The counters are in doubt while this transaction holds changes of
+    // counters (which a valid slot would have had since it made them): it
+    // used queue.jobs, dropped the extension and created it again. A rebuild
+    // now would count the new table, and the old table's changes would land
+    // on its counters at commit. (A TRUNCATE's invalidation at commit is no
+    // such change.)
+    if (LedgerHoldsCounterChanges())
       ereport(ERROR,
               (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                errmsg("queue.jobs was created again in a transaction that had changed queue jobs"),
