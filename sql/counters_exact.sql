@@ -4,8 +4,9 @@
 --   its own later claims, and undone with them; TRUNCATE cannot be prepared;
 --   renaming or deleting a resource cannot let running jobs escape its limit;
 --   a resource missing from queue.resources has no slots; changes made as a
---   replica are counted; the extension created again in a transaction that
---   had changed jobs is refused until that transaction ends.
+--   replica, or by an admin's BEFORE trigger, are counted; the extension
+--   created again in a transaction that had changed jobs is refused until
+--   that transaction ends; a position over ids far apart stays quick.
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS queue CASCADE;
 RESET client_min_messages;
@@ -64,6 +65,11 @@ SELECT queue.cancel(min(id)) AS cancel_requested FROM queue.jobs WHERE status = 
 PREPARE TRANSACTION 'queue_cancel_running';
 SELECT count(*) AS prepared FROM pg_prepared_xacts;
 SELECT count(*) AS cancel_requested FROM queue.jobs WHERE cancel_requested;
+-- Nor one that only locked the table by hand, without a queue function.
+BEGIN;
+LOCK TABLE queue.jobs IN ROW EXCLUSIVE MODE;
+PREPARE TRANSACTION 'queue_locked';
+SELECT count(*) AS prepared FROM pg_prepared_xacts;
 BEGIN;
 SELECT queued > 0 AS read_only FROM queue.stats();
 PREPARE TRANSACTION 'queue_read_only';
@@ -139,6 +145,22 @@ SELECT array_agg(queue.position(id) ORDER BY id) AS positions FROM queue.jobs;
 SELECT count(queue.enqueue('doubt')) AS enqueued_after FROM generate_series(1, 2);
 SELECT array_agg(queue.position(id) ORDER BY id) AS positions FROM queue.jobs;
 SELECT pg_temp.counts();
+
+-- An admin's BEFORE trigger that changes a counted column in an UPDATE that
+-- names none (editing the payload demotes the job): the change is counted,
+-- and positions follow the table.
+DELETE FROM queue.jobs;
+SELECT count(queue.enqueue('doubt')) AS enqueued FROM generate_series(1, 3);
+CREATE FUNCTION qt.demote() RETURNS trigger LANGUAGE plpgsql
+    AS $$ BEGIN NEW.priority := 'low'; RETURN NEW; END $$;
+CREATE TRIGGER demote BEFORE UPDATE ON queue.jobs
+    FOR EACH ROW WHEN (NEW.payload ? 'demote') EXECUTE FUNCTION qt.demote();
+UPDATE queue.jobs SET payload = '{"demote": true}' WHERE id = (SELECT min(id) FROM queue.jobs);
+DROP TRIGGER demote ON queue.jobs;
+SELECT array_agg(queue.position(id) ORDER BY id) AS positions,
+       array_agg(place ORDER BY id) AS in_table
+  FROM (SELECT id, row_number() OVER (ORDER BY priority, id) AS place
+          FROM queue.jobs WHERE status = 'queued') AS q;
 
 -- Ids far apart (an admin moved the id sequence on by 2^46): a position sums
 -- the counters there are, not every empty range of ids in between (which

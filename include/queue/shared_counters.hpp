@@ -111,7 +111,8 @@ void EnsureCountersValid(Oid jobs_relid);
 bool CountersValidated(Oid jobs_relid);
 
 // Whether this transaction holds a lock on queue.jobs that a rebuild of the
-// counters (ShareLock) waits for: it wrote the table. Such a transaction
+// counters (ShareLock) waits for: it wrote the table, or locked it by hand
+// (LOCK TABLE), with or without a queue function. Such a transaction
 // cannot be prepared, or after a restart every caller would wait for its
 // COMMIT PREPARED.
 bool BlocksCounterRebuild();

@@ -191,7 +191,7 @@ void TransactionCallback(XactEvent event, void*) {
       if (!entries.empty() || !pending_stats.empty() || invalidate_at_commit ||
           BlocksCounterRebuild())
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                        errmsg("cannot prepare a transaction that changed queue jobs"),
+                        errmsg("cannot prepare a transaction that wrote or locked queue.jobs"),
                         errhint("Run queue functions outside two-phase transactions.")));
       break;
     default:

@@ -28,7 +28,9 @@
 extern "C" {
 #include "access/xlog.h"
 #include "common/hashfn.h"
+#include "catalog/namespace.h"
 #include "storage/lmgr.h"
+#include "utils/lsyscache.h"
 #include "utils/syscache.h"
 }
 
@@ -569,11 +571,13 @@ bool CountersValidated(Oid jobs_relid) {
 }
 
 bool BlocksCounterRebuild() {
-  // Every write of queue.jobs validates the counters first (its statement
-  // trigger), which notes the table.
-  if (validated_in != MyProc->lxid || !OidIsValid(validated_relid)) return false;
+  // Found by name: a LOCK TABLE validates nothing, and a table this
+  // transaction dropped is no table a rebuild counts.
+  Oid schema = get_namespace_oid("queue", true);
+  Oid jobs = OidIsValid(schema) ? get_relname_relid("jobs", schema) : InvalidOid;
+  if (!OidIsValid(jobs)) return false;
   LOCKTAG table;
-  SET_LOCKTAG_RELATION(table, MyDatabaseId, validated_relid);
+  SET_LOCKTAG_RELATION(table, MyDatabaseId, jobs);
   for (LOCKMODE mode = AccessShareLock; mode <= MaxLockMode; mode++)
     if (DoLockModesConflict(mode, ShareLock) && LockHeldByMe(&table, mode)) return true;
   return false;

@@ -85,6 +85,18 @@ void RequireEnqueuedAtNotAhead(HeapTuple tuple, TupleDesc desc, int64 id) {
                           "job until later.")));
 }
 
+bool SameText(const char* a, const char* b) {
+  return a == nullptr || b == nullptr ? a == b : strcmp(a, b) == 0;
+}
+
+// Whether an UPDATE left every counted column as it was (a payload edited, a
+// cancel requested): it changes no count.
+bool SameCountedState(const JobCountState& a, const JobCountState& b) {
+  return a.id == b.id && a.status == b.status && a.priority == b.priority &&
+         a.scheduled == b.scheduled && SameText(a.resource, b.resource) &&
+         SameText(a.worker_id, b.worker_id);
+}
+
 TriggerData* RequireTrigger(FunctionCallInfo fcinfo, const char* name) {
   if (!CALLED_AS_TRIGGER(fcinfo))
     ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -132,6 +144,7 @@ static Datum TrackCounts(FunctionCallInfo fcinfo) {
     RequireLifecycle(old_row, new_row);
     if (EnqueuedAt(trigger->tg_trigtuple, desc) != EnqueuedAt(trigger->tg_newtuple, desc))
       RequireEnqueuedAtNotAhead(trigger->tg_newtuple, desc, new_row.id);
+    if (SameCountedState(old_row, new_row)) return PointerGetDatum(nullptr);
   }
   RecordJobChange(RelationGetRelid(relation), before, after);
   return PointerGetDatum(nullptr);

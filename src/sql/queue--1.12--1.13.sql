@@ -11,7 +11,7 @@
 --   dead, summing the live workers' capacity and counting a role's ids read
 --   only the rows they are about.
 -- * The counting triggers of queue.jobs fire whatever session_replication_role
---   says (see below).
+--   says, the row trigger on every UPDATE (see below).
 
 \echo Use "ALTER EXTENSION queue UPDATE TO '1.13'" to load this file. \quit
 
@@ -28,6 +28,13 @@ CREATE INDEX workers_owner ON queue.workers (owner);
 -- 'replica' (a logical replication subscriber applying changes, a data
 -- restore or a hand edit made so): a change they miss would leave the
 -- counters, and with them the limits and positions, wrong until a restart.
+-- The row trigger fires on every UPDATE, not only of the counted columns: a
+-- BEFORE trigger of an admin's may change one (the priority, say) in an
+-- UPDATE that names none. The library returns at once when nothing counted
+-- changed.
+DROP TRIGGER jobs_track_counts ON queue.jobs;
+CREATE TRIGGER jobs_track_counts AFTER INSERT OR DELETE OR UPDATE
+    ON queue.jobs FOR EACH ROW EXECUTE FUNCTION queue.track_counts();
 ALTER TABLE queue.jobs ENABLE ALWAYS TRIGGER jobs_validate_counts;
 ALTER TABLE queue.jobs ENABLE ALWAYS TRIGGER jobs_track_counts;
 ALTER TABLE queue.jobs ENABLE ALWAYS TRIGGER jobs_track_truncate;
