@@ -81,15 +81,20 @@ SELECT * FROM pg_temp.minutes;
 SELECT * FROM pg_temp.totals;
 SELECT * FROM pg_temp.streaks;
 SELECT * FROM pg_temp.ranges;
+-- Ranges stay while a transaction that may fill them runs: as if one that
+-- took those ids were still open, they are noted before an id far ahead.
+UPDATE queue.rollup_gaps SET noted_before_xid = pg_current_xact_id()::text::int8 + 1000000;
 SELECT queue.fold_events(100) AS folded_again;
+SELECT * FROM pg_temp.ranges;
 
 -- A late event turns up in its range and is folded once; its range goes. A
 -- range noted two hours ago is given up; one where some events turned up
 -- keeps the runs still missing, noted when it was.
 SELECT pg_temp.job('daily_ca', '2026-01-01 10:00:00', '2026-01-01 10:00:00', NULL) AS j4 \gset
 SELECT pg_temp.event(105, :j4, '10:01:50', 'queued', 'cancelled', NULL, 'cancelled by admin');
-INSERT INTO queue.rollup_gaps (first_id, last_id, noted_at)
-VALUES (50, 60, now() - interval '2 hours'), (80, 90, now() - interval '5 minutes');
+INSERT INTO queue.rollup_gaps (first_id, last_id, noted_at, noted_before_xid)
+VALUES (50, 60, now() - interval '2 hours', pg_current_xact_id()::text::int8 + 1000000),
+       (80, 90, now() - interval '5 minutes', pg_current_xact_id()::text::int8 + 1000000);
 SELECT pg_temp.event(81, :j4, '10:01:51', NULL, 'queued');
 SELECT pg_temp.event(87, :j4, '10:01:52', NULL, 'queued');
 SELECT queue.fold_events(100) AS folded;
@@ -113,6 +118,20 @@ SELECT * FROM pg_temp.minutes WHERE minute = '10:01';
 SELECT job_type, started, completed, failed, retried, wait_buckets, wait_sum, run_buckets, run_sum
   FROM pg_temp.totals WHERE job_type = 'doubt';
 SELECT * FROM pg_temp.ranges;
+
+-- Once every transaction that could fill them has ended, the next fold reads
+-- the ranges once more, folds what turned up (111) and drops the rest, which
+-- was rolled back: no pass reads them again.
+UPDATE queue.rollup_gaps SET noted_before_xid = pg_current_xact_id()::text::int8;
+SELECT pg_temp.event(111, :j5, '10:07:30', 'processing', 'completed', 'w1');
+SELECT queue.fold_events(100) AS folded;
+SELECT * FROM pg_temp.ranges;
+SELECT job_type, completed FROM pg_temp.totals WHERE job_type = 'doubt';
+-- A range noted before 1.13 (no transaction id) is given up after an hour, as before.
+INSERT INTO queue.rollup_gaps (first_id, last_id, noted_at) VALUES (200, 210, now());
+SELECT queue.fold_events(100) AS folded;
+SELECT * FROM pg_temp.ranges;
+DELETE FROM queue.rollup_gaps;
 
 -- Claims of jobs since deleted look back for the event that queued them
 -- through the index of events by job, whatever the statistics (the events

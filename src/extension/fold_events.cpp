@@ -20,6 +20,10 @@
 #include <string>
 #include <vector>
 
+extern "C" {
+#include "access/transam.h"
+}
+
 namespace queue {
 
 namespace {
@@ -43,7 +47,7 @@ SavedPlan fold_cursor = {
 //   keeps the primary key from serving the order, which without statistics
 //   was planned as a walk back from the claim over every earlier event.
 SavedPlan read_events = {
-    "SELECT e.id, e.range_first, e.range_last, e.range_noted_at, e.at,"
+    "SELECT e.id, e.range_first, e.range_last, e.range_noted_at, e.range_noted_before, e.at,"
     "  date_trunc('minute', e.at), e.worker_id, j.job_type, e.from_status, e.to_status,"
     "  coalesce(e.detail LIKE 'attempt timed out after %', false),"
     "  CASE WHEN e.from_status = 'queued' AND e.to_status = 'processing' THEN"
@@ -55,10 +59,12 @@ SavedPlan read_events = {
     "    THEN extract(epoch FROM e.at - j.started_at)::float8 END"
     " FROM ("
     "   (SELECT id, job_id, at, from_status, to_status, worker_id, detail, NULL::int8 AS range_first,"
-    "           NULL::int8 AS range_last, NULL::timestamptz AS range_noted_at"
+    "           NULL::int8 AS range_last, NULL::timestamptz AS range_noted_at,"
+    "           NULL::int8 AS range_noted_before"
     "      FROM queue.job_events WHERE id > $1 ORDER BY id LIMIT $2)"
     "   UNION ALL"
-    "   SELECT late.*, g.first_id, g.last_id, g.noted_at FROM queue.rollup_gaps g"
+    "   SELECT late.*, g.first_id, g.last_id, g.noted_at, g.noted_before_xid"
+    "     FROM queue.rollup_gaps g"
     "    CROSS JOIN LATERAL (SELECT id, job_id, at, from_status, to_status, worker_id, detail"
     "                          FROM queue.job_events"
     "                         WHERE id BETWEEN g.first_id AND g.last_id OFFSET 0) late"
@@ -75,6 +81,7 @@ enum ReadColumn {
   kRangeFirst,
   kRangeLast,
   kRangeNotedAt,
+  kRangeNotedBefore,
   kAt,
   kMinute,
   kWorkerId,
@@ -146,11 +153,32 @@ SavedPlan drop_ranges = {
 
 // Ranges to look at again; a new one is noted now ($3 NULL).
 SavedPlan note_ranges = {
-    "INSERT INTO queue.rollup_gaps (first_id, last_id, noted_at)"
-    " SELECT first_id, last_id, coalesce(noted_at, now())"
-    "   FROM unnest($1::int8[], $2::int8[], $3::timestamptz[]) AS r(first_id, last_id, noted_at)",
-    3,
-    {INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID},
+    "INSERT INTO queue.rollup_gaps (first_id, last_id, noted_at, noted_before_xid)"
+    " SELECT first_id, last_id, coalesce(noted_at, now()), noted_before_xid"
+    "   FROM unnest($1::int8[], $2::int8[], $3::timestamptz[], $4::int8[])"
+    "     AS r(first_id, last_id, noted_at, noted_before_xid)",
+    4,
+    {INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID},
+    nullptr};
+
+// Every transaction below this id has ended (the oldest still running, or
+// the next to come): the snapshot of a statement after this one sees what
+// all of them committed.
+SavedPlan ended_below_xid = {
+    "SELECT pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text::int8",
+    0,
+    {},
+    nullptr};
+
+// Ranges noted before every transaction below $1 ended, read since in full
+// (up to id $2, the last one the slice read): whatever of them is still
+// missing was rolled back, and never comes. (An hour's wait did the same
+// before; it is still what gives up on a range a transaction open that long
+// may yet fill.)
+SavedPlan drop_settled_ranges = {
+    "DELETE FROM queue.rollup_gaps WHERE noted_before_xid <= $1 AND last_id <= $2",
+    2,
+    {INT8OID, INT8OID},
     nullptr};
 
 SavedPlan advance_cursor = {
@@ -159,7 +187,8 @@ SavedPlan advance_cursor = {
     {INT8OID},
     nullptr};
 
-// A rolled-back transaction's ids never come: a range is given up after an hour.
+// A rolled-back transaction's ids never come: a range is given up an hour
+// after it was noted, if no drop of settled ranges took it before.
 SavedPlan expire_ranges = {
     "DELETE FROM queue.rollup_gaps WHERE noted_at < now() - interval '1 hour'", 0, {}, nullptr};
 
@@ -180,7 +209,8 @@ void ReadSlice(uint64 rows, std::vector<policy::FoldEvent>& events) {
     if (!nulls[kRangeFirst])
       event.found_in = policy::PendingRange{
           {DatumGetInt64(values[kRangeFirst]), DatumGetInt64(values[kRangeLast])},
-          DatumGetTimestampTz(values[kRangeNotedAt])};
+          DatumGetTimestampTz(values[kRangeNotedAt]),
+          nulls[kRangeNotedBefore] ? 0 : DatumGetInt64(values[kRangeNotedBefore])};
     event.at = DatumGetTimestampTz(values[kAt]);
     event.minute = DatumGetTimestampTz(values[kMinute]);
     if (!nulls[kWorkerId]) event.worker_id = TextValue(values[kWorkerId]);
@@ -282,20 +312,30 @@ void NoteRanges(const policy::EventFold& fold) {
   auto* lasts = static_cast<int64*>(palloc(sizeof(int64) * count));
   auto* noted_at = static_cast<TimestampTz*>(palloc0(sizeof(TimestampTz) * count));
   auto* noted_now = static_cast<bool*>(palloc(sizeof(bool) * count));
+  auto* noted_before = static_cast<int64*>(palloc(sizeof(int64) * count));
+  // Every transaction that took an id of a range the slice found missing
+  // took it before the slice was read, so it has an id below this one (or
+  // takes one at once: the functions write the job before its event). A
+  // range noted before 1.13 is given this one too: later than its own, so
+  // it is dropped no sooner than it should be.
+  const int64 next_xid = static_cast<int64>(U64FromFullTransactionId(ReadNextFullTransactionId()));
   int i = 0;
   for (const policy::PendingRange& range : fold.still_missing) {
     firsts[i] = range.ids.first;
     lasts[i] = range.ids.last;
     noted_at[i] = range.noted_at;
+    noted_before[i] = range.noted_before_xid != 0 ? range.noted_before_xid : next_xid;
     noted_now[i++] = false;
   }
   for (const policy::IdRange& gap : fold.new_gaps) {
     firsts[i] = gap.first;
     lasts[i] = gap.last;
+    noted_before[i] = next_xid;
     noted_now[i++] = true;
   }
-  Datum args[3] = {Int64ArrayDatum(firsts, count), Int64ArrayDatum(lasts, count),
-                   TimestampArrayDatum(noted_at, count, noted_now)};
+  Datum args[4] = {Int64ArrayDatum(firsts, count), Int64ArrayDatum(lasts, count),
+                   TimestampArrayDatum(noted_at, count, noted_now),
+                   Int64ArrayDatum(noted_before, count)};
   SpiRun(note_ranges, args, nullptr, SPI_OK_INSERT);
 }
 
@@ -310,10 +350,11 @@ void WriteFold(const policy::EventFold& fold) {
 
 // Fold the slice read (SPI connected) and write what it adds up to; returns
 // how many events it folded and moves `cursor` past them, as WriteFold moved
-// the table's.
-int64 FoldSlice(uint64 rows, int64& cursor) {
+// the table's. `last_read` is the last event id of the slice (if any).
+int64 FoldSlice(uint64 rows, int64& cursor, int64& last_read) {
   std::vector<policy::FoldEvent> events;
   PgCall([&] { ReadSlice(rows, events); });
+  if (!events.empty()) last_read = events.back().id;
   const policy::EventFold fold = policy::FoldEvents(events, cursor);
   if (fold.folded > 0) PgCall([&] { WriteFold(fold); });
   cursor = std::max(cursor, fold.last_id.value_or(cursor));
@@ -340,8 +381,17 @@ Datum FoldEvents(FunctionCallInfo fcinfo) {
     for (;;) {
       const int32 slice = std::min(batch_limit - static_cast<int32>(folded), kMaxSliceEvents);
       if (slice == 0) break;
+      SpiRun(ended_below_xid, nullptr, nullptr, SPI_OK_SELECT);
+      const Datum ended_below = SpiValueNotNull(0, 1);
       Datum args[2] = {Int64GetDatum(cursor), Int32GetDatum(slice)};
-      const int64 in_slice = FoldSlice(SpiRun(read_events, args, nullptr, SPI_OK_SELECT), cursor);
+      const uint64 rows = SpiRun(read_events, args, nullptr, SPI_OK_SELECT);
+      int64 last_read = PG_INT64_MAX;
+      const int64 in_slice = FoldSlice(rows, cursor, last_read);
+      // A full slice may have left events of later ranges unread.
+      Datum settled[2] = {ended_below, Int64GetDatum(rows < static_cast<uint64>(slice)
+                                                         ? PG_INT64_MAX
+                                                         : last_read)};
+      SpiRun(drop_settled_ranges, settled, nullptr, SPI_OK_DELETE);
       folded += in_slice;
       if (in_slice < slice) break;
     }

@@ -55,10 +55,11 @@ void StillMissing(const PendingRange& range, const std::vector<std::int64_t>& fo
                   std::vector<PendingRange>& missing) {
   std::int64_t next = range.ids.first;
   for (std::int64_t id : found) {
-    if (id > next) missing.push_back({{next, id - 1}, range.noted_at});
+    if (id > next) missing.push_back({{next, id - 1}, range.noted_at, range.noted_before_xid});
     next = id + 1;
   }
-  if (next <= range.ids.last) missing.push_back({{next, range.ids.last}, range.noted_at});
+  if (next <= range.ids.last)
+    missing.push_back({{next, range.ids.last}, range.noted_at, range.noted_before_xid});
 }
 
 }  // namespace

@@ -115,8 +115,8 @@ TEST(FoldEvents, IdsPassedOverBecomeGaps) {
 }
 
 TEST(FoldEvents, ARangeWhereEventsTurnedUpLeavesWhatIsStillMissing) {
-  const PendingRange first{{3, 9}, 1000};
-  const PendingRange second{{20, 21}, 2000};
+  const PendingRange first{{3, 9}, 1000, 740};
+  const PendingRange second{{20, 21}, 2000, 750};
   const PendingRange third{{24, 28}, 3000};
   FoldEvent late_a = Enqueue(5), late_b = Enqueue(6), late_c = Enqueue(20), late_d = Enqueue(21);
   FoldEvent late_e = Enqueue(25), late_f = Enqueue(28);
@@ -128,7 +128,7 @@ TEST(FoldEvents, ARangeWhereEventsTurnedUpLeavesWhatIsStillMissing) {
   EXPECT_EQ(fold.ranges_seen, (std::vector<std::int64_t>{3, 20, 24}));
   EXPECT_EQ(fold.still_missing,
             (std::vector<PendingRange>{
-                {{3, 4}, 1000}, {{7, 9}, 1000}, {{24, 24}, 3000}, {{26, 27}, 3000}}));
+                {{3, 4}, 1000, 740}, {{7, 9}, 1000, 740}, {{24, 24}, 3000}, {{26, 27}, 3000}}));
   EXPECT_TRUE(fold.new_gaps.empty());  // late events are not measured against the cursor
   EXPECT_EQ(fold.last_id, 31);
   EXPECT_EQ(fold.folded, 7);

@@ -24,13 +24,17 @@ struct IdRange {
   }
 };
 
-// A range the pass skipped earlier, still waiting for its events, and when
-// it was first noted (it is given up an hour later).
+// A range the pass skipped earlier, still waiting for its events: when it
+// was first noted (it is given up an hour later), and the first transaction
+// id not yet assigned then (0: not known). Once every transaction below that
+// id has ended, a last read finds whatever of the range will ever come.
 struct PendingRange {
   IdRange ids;
   Micros noted_at = 0;
+  std::int64_t noted_before_xid = 0;
   bool operator==(const PendingRange& other) const {
-    return ids == other.ids && noted_at == other.noted_at;
+    return ids == other.ids && noted_at == other.noted_at &&
+           noted_before_xid == other.noted_before_xid;
   }
 };
 
