@@ -161,11 +161,15 @@ SavedPlan note_ranges = {
     {INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID},
     nullptr};
 
-// Every transaction below this id has ended (the oldest still running, or
-// the next to come): the snapshot of a statement after this one sees what
-// all of them committed.
+// Every other transaction below this id has ended (the oldest other one
+// still running, or the next to come): the snapshot of a statement after
+// this one sees what all of them committed. This transaction is left out: it
+// sees its own events, so it never holds a range open, and a tick() that
+// folds slice after slice would otherwise keep every range it noted.
 SavedPlan ended_below_xid = {
-    "SELECT pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text::int8",
+    "SELECT coalesce((SELECT min(x::text::int8) FROM pg_catalog.pg_snapshot_xip(s) AS x),"
+    "                pg_catalog.pg_snapshot_xmax(s)::text::int8)"
+    "  FROM pg_catalog.pg_current_snapshot() AS s",
     0,
     {},
     nullptr};
