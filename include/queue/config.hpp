@@ -47,6 +47,7 @@ struct Config {
   std::vector<ResourceConfig> resources;
   std::vector<policy::PeakWindow> peak_windows;
   Oid jobs_relid = InvalidOid;
+  Oid resources_relid = InvalidOid;
   std::vector<Oid> config_relids;
 
   const JobTypeConfig* FindJobType(std::string_view name) const;

@@ -95,6 +95,7 @@ void LoadConfig(Config& config) {
   for (int column = 13; column <= 16; column++)
     config.config_relids.push_back(DatumGetObjectId(SpiValueNotNull(0, column)));
   config.max_workers_per_role = Int32At(0, 17);
+  config.resources_relid = config.config_relids[1];  // the order of read_settings
 
   config.resources.clear();
   uint64 n = SpiRun(read_resources, nullptr, nullptr, SPI_OK_SELECT);

@@ -4,6 +4,7 @@
 #include "queue/config.hpp"
 #include "queue/enums.hpp"
 #include "queue/notify.hpp"
+#include "queue/resource_locks.hpp"
 #include "queue/shared_counters.hpp"
 #include "queue/spi.hpp"
 
@@ -109,7 +110,11 @@ Datum Enqueue(FunctionCallInfo fcinfo) {
                     PG_ARGISNULL(kRunAt) ? 'n' : ' ',
                     dedupe_key ? ' ' : 'n'};
 
-  EnsureCountersValid(config.jobs_relid);
+  // A job's resource is held against a rename or delete to the end of the
+  // transaction. The configuration read after that is the one in force:
+  // `config` and `type` are not used past this point.
+  const Config& current = resource != nullptr ? HoldResourceForEnqueue(resource) : config;
+  EnsureCountersValid(current.jobs_relid);
   SpiConnect();
   int64 job_id = 0;
   // A dedupe conflict with a job that finishes before we read it: try again.

@@ -12,6 +12,8 @@
 --   only the rows they are about.
 -- * The counting triggers of queue.jobs fire whatever session_replication_role
 --   says, the row trigger on every UPDATE (see below).
+-- * Skipped ranges of event ids are dropped once settled; resource renames
+--   and deletes wait for the enqueues of the resource (see below).
 
 \echo Use "ALTER EXTENSION queue UPDATE TO '1.13'" to load this file. \quit
 
@@ -49,3 +51,38 @@ ALTER TABLE queue.jobs ENABLE ALWAYS TRIGGER jobs_track_truncate;
 ALTER TABLE queue.rollup_gaps ADD COLUMN noted_before_xid int8;
 COMMENT ON COLUMN queue.rollup_gaps.noted_before_xid IS
     'the first transaction id (64-bit) not yet assigned when the range was noted';
+
+-- A rename or delete of a resource waits for the transactions that enqueued
+-- jobs for it, and keeps new enqueues for it waiting until it ends: a job
+-- enqueued by a transaction still open escaped the check for unfinished
+-- jobs, and waited forever for a resource that was gone (an enqueue that
+-- waited for a delete is refused: unknown resource).
+CREATE FUNCTION queue.hold_resource_for_change(resource text) RETURNS void
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'queue_hold_resource_for_change';
+COMMENT ON FUNCTION queue.hold_resource_for_change(text) IS
+    'for resource_changed(): waits for the enqueues of a resource and holds off new ones until the transaction ends';
+REVOKE ALL ON FUNCTION queue.hold_resource_for_change(text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION queue.resource_changed() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    PERFORM queue.hold_resource_for_change(OLD.resource);
+    IF TG_OP = 'UPDATE' THEN
+        -- Unfinished jobs follow the new name, so their running counts move
+        -- with them; finished jobs keep the name they ran under.
+        UPDATE queue.jobs SET resource = NEW.resource
+         WHERE resource = OLD.resource AND status IN ('queued', 'retrying', 'processing');
+        RETURN NEW;
+    END IF;
+    IF EXISTS (SELECT 1 FROM queue.jobs
+                WHERE resource = OLD.resource AND status IN ('queued', 'retrying', 'processing')) THEN
+        RAISE EXCEPTION 'resource "%" has unfinished jobs', OLD.resource
+            USING ERRCODE = 'foreign_key_violation',
+                  HINT = 'Let them finish or cancel them first, or rename the resource instead.';
+    END IF;
+    RETURN OLD;
+END
+$$;

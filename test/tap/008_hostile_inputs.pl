@@ -48,6 +48,9 @@ $node->safe_psql('postgres', <<'SQL');
 CREATE EXTENSION queue;
 CREATE ROLE hostile_app LOGIN IN ROLE queue_app;
 CREATE ROLE hostile_worker LOGIN IN ROLE queue_worker;
+-- The smoke pass's render worker: a role holding no other worker id, so that
+-- it can register one under any accepted max_workers_per_role.
+CREATE ROLE hostile_smoke LOGIN IN ROLE queue_worker;
 CREATE ROLE hostile_dashboard LOGIN IN ROLE queue_dashboard;
 CREATE ROLE hostile_admin LOGIN IN ROLE queue_admin;
 CREATE SCHEMA hostile;
@@ -547,21 +550,21 @@ BEGIN
     -- A render worker registers, then claims and ends jobs one at a time
     -- until the queue is empty, so that a job of every type runs: the second
     -- one fails, the others complete.
-    SELECT * INTO problems, out FROM hostile.step(problems, 'hostile_worker', 'register_worker',
+    SELECT * INTO problems, out FROM hostile.step(problems, 'hostile_smoke', 'register_worker',
         $s$SELECT queue.register_worker('smoke-w', NULL, 3)::text$s$);
-    SELECT * INTO problems, out FROM hostile.step(problems, 'hostile_worker', 'heartbeat',
+    SELECT * INTO problems, out FROM hostile.step(problems, 'hostile_smoke', 'heartbeat',
         $s$SELECT count(*)::text FROM queue.heartbeat('smoke-w')$s$);
     FOR round IN 1 .. 20 LOOP
-        SELECT * INTO problems, out FROM hostile.step(problems, 'hostile_worker', 'dequeue',
+        SELECT * INTO problems, out FROM hostile.step(problems, 'hostile_smoke', 'dequeue',
             $s$SELECT (SELECT id FROM queue.dequeue('smoke-w', 1))::text$s$);
         EXIT WHEN out IS NULL;
         id := out::bigint;
         claimed := claimed || id;
         IF round = 2 THEN
-            SELECT * INTO problems, out FROM hostile.step(problems, 'hostile_worker', 'fail',
+            SELECT * INTO problems, out FROM hostile.step(problems, 'hostile_smoke', 'fail',
                 format($s$SELECT queue.fail(%s, 'smoke-w', 'smoke failure')::text$s$, id));
         ELSE
-            SELECT * INTO problems, out FROM hostile.step(problems, 'hostile_worker', 'complete',
+            SELECT * INTO problems, out FROM hostile.step(problems, 'hostile_smoke', 'complete',
                 format($s$SELECT queue.complete(%s, 'smoke-w', '{}')::text$s$, id));
             IF out <> 'true' THEN
                 problems := problems || format('complete of held job %s returned %s', id, out);
@@ -574,7 +577,7 @@ BEGIN
              FROM queue.jobs WHERE id = ANY($1) AND NOT started_at + timeout > started_at$s$, claimed);
     IF cardinality(claimed) = 0 AND cardinality(enqueued) >= 1 THEN
         -- Nothing could be claimed (a limit of 0): the job is not held.
-        SELECT * INTO problems, out FROM hostile.step(problems, 'hostile_worker', 'complete',
+        SELECT * INTO problems, out FROM hostile.step(problems, 'hostile_smoke', 'complete',
             format($s$SELECT queue.complete(%s, 'smoke-w')::text$s$, enqueued[1]));
     END IF;
     IF cardinality(enqueued) >= 1 THEN
@@ -613,7 +616,7 @@ BEGIN
     SELECT * INTO problems, out FROM hostile.step(problems, 'hostile_admin', 'enqueue_batch',
         format($s$SELECT queue.enqueue_batch(%L, 'smoke-batch', ARRAY['{}'::jsonb])::text$s$,
                (SELECT min(t.job_type) FROM queue.job_types t)));
-    SELECT * INTO problems, out FROM hostile.step(problems, 'hostile_worker', 'drain_worker',
+    SELECT * INTO problems, out FROM hostile.step(problems, 'hostile_smoke', 'drain_worker',
         $s$SELECT queue.drain_worker('smoke-w')::text$s$);
     SELECT * INTO problems FROM hostile.expect_nothing(problems, 'counters match the table',
         'SELECT hostile.counters_problem()');

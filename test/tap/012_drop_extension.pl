@@ -28,7 +28,7 @@ UPDATE queue.settings SET retry_delay = '0', worker_timeout = '1 second';
 SELECT count(queue.enqueue('topic_short')) FROM generate_series(1, 20);
 SELECT queue.register_worker('silent', NULL, 2);
 SELECT count(*) FROM queue.dequeue('silent', 2);
-UPDATE queue.workers SET last_heartbeat = now() - interval '1 hour';
+UPDATE queue.workers SET last_heartbeat = now() - interval '1 minute';
 SELECT count(*) FROM queue.dequeue('overdue', 3);
 UPDATE queue.jobs SET deadline = now() - interval '1 second' WHERE worker_id = 'overdue';
 };
