@@ -8,7 +8,10 @@
 //
 // A worker id belongs to the role that registered it: another role can
 // neither re-register, heartbeat, drain nor claim with it (42501), so a
-// worker id is not a bearer token. queue_admin members may act for any.
+// worker id is not a bearer token. queue_admin members may act for any. A
+// role may have settings.max_workers_per_role ids, the dead ones included;
+// tick() removes a worker dead for longer than settings.retention with no
+// attempt left running, which frees its id.
 #include "queue/arguments.hpp"
 #include "queue/boundary.hpp"
 #include "queue/config.hpp"
@@ -121,7 +124,7 @@ void RequireRoomForWorker(const Config& config, Datum worker_id) {
              errmsg("role \"%s\" has %lld worker ids registered, the most it may have",
                     GetUserNameFromId(role, false), static_cast<long long>(registered)),
              errdetail("queue.settings.max_workers_per_role is %d.", config.max_workers_per_role),
-             errhint("Reuse worker ids (one per render slot host, say). A worker dead for longer "
+             errhint("Reuse worker ids (one per render host, say). A worker dead for longer "
                      "than settings.retention with no render left running is removed, which "
                      "frees its id.")));
 }
