@@ -6,7 +6,8 @@
 // transaction that had not committed yet escaped both, and waited forever
 // for a resource that was gone. An enqueue now holds the name (a shared lock
 // to the end of its transaction); a rename or delete takes it exclusively,
-// so each waits for the other.
+// so each waits for the other (the rename or delete at most lock_timeout,
+// or 5 s when that is not set).
 #pragma once
 
 #include "queue/config.hpp"

@@ -47,9 +47,11 @@ uint64 SpiRun(SavedPlan& plan, const Datum* values, const char* nulls, int expec
 uint64 SpiRunOnSnapshot(SavedPlan& plan, const Datum* values, const char* nulls, Snapshot snapshot,
                         int expected);
 
-// Run a saved statement without arguments on a snapshot taken now, even in a
-// REPEATABLE READ transaction: for counts that must include every commit.
-uint64 SpiRunOnLatestSnapshot(SavedPlan& plan, int expected);
+// Run a saved statement on a snapshot taken now, even in a REPEATABLE READ
+// transaction: for counts and checks that must include every commit (those
+// made while the caller waited for a lock, say).
+uint64 SpiRunOnLatestSnapshot(SavedPlan& plan, int expected, const Datum* values = nullptr,
+                              const char* nulls = nullptr);
 
 // Column `column` (1-based) of result row `row`; *isnull tells NULL.
 Datum SpiValue(uint64 row, int column, bool* isnull);

@@ -72,8 +72,9 @@ uint64 SpiRunOnSnapshot(SavedPlan& saved, const Datum* values, const char* nulls
   return Processed(saved, rc, expected);
 }
 
-uint64 SpiRunOnLatestSnapshot(SavedPlan& saved, int expected) {
-  return SpiRunOnSnapshot(saved, nullptr, nullptr, GetLatestSnapshot(), expected);
+uint64 SpiRunOnLatestSnapshot(SavedPlan& saved, int expected, const Datum* values,
+                              const char* nulls) {
+  return SpiRunOnSnapshot(saved, values, nulls, GetLatestSnapshot(), expected);
 }
 
 Datum SpiValue(uint64 row, int column, bool* isnull) {

@@ -109,14 +109,16 @@ namespace {
 // Refuse a new worker id past settings.max_workers_per_role (54000): one
 // role must not fill the registry that every maintenance pass and every
 // claim of a waiting farm reads. Registrations of one role take turns (a
-// lock on the role in this database, held to the end of the transaction), so
-// concurrent ones cannot pass the limit together. (SPI connected.)
+// lock on the role in this database, held to the end of the transaction),
+// and each counts on a snapshot taken after its wait, also in a REPEATABLE
+// READ transaction, so concurrent ones cannot pass the limit together. (SPI
+// connected.)
 void RequireRoomForWorker(const Config& config, Datum worker_id) {
   if (CallerIsQueueAdmin()) return;
   Oid role = CallingRole();
   LockDatabaseObject(AuthIdRelationId, role, 0, ExclusiveLock);
   Datum args[2] = {worker_id, ObjectIdGetDatum(role)};
-  SpiRun(ids_of_role, args, nullptr, SPI_OK_SELECT);
+  SpiRunOnLatestSnapshot(ids_of_role, SPI_OK_SELECT, args);
   int64 registered = DatumGetInt64(SpiValueNotNull(0, 1));
   if (registered >= config.max_workers_per_role)
     ereport(ERROR,
