@@ -47,7 +47,8 @@ ALTER TABLE queue.jobs ENABLE ALWAYS TRIGGER jobs_track_truncate;
 -- range committed, and the rest (rolled back) is dropped at once rather than
 -- after an hour: an app that rolls back many enqueues no longer leaves
 -- ranges every pass reads for an hour. Ranges noted before this version
--- have none and go as before.
+-- have none: they go after the hour as before, unless events turn up in one,
+-- when what is still missing of it is noted anew, with an id.
 ALTER TABLE queue.rollup_gaps ADD COLUMN noted_before_xid int8;
 COMMENT ON COLUMN queue.rollup_gaps.noted_before_xid IS
     'the first transaction id (64-bit) not yet assigned when the range was noted';
