@@ -117,6 +117,9 @@ SELECT qt.try_detail($$SELECT queue.drain_worker('ghost')$$);
 SELECT qt.try_detail($$SELECT * FROM queue.heartbeat('w-reg')$$);
 -- the claim's resource slots are dequeue()'s alone
 SELECT qt.try_detail($$SELECT queue.claim_resource_slot('manim')$$);
+-- the hold a rename or delete of a resource takes needs a resource name
+SELECT qt.try_detail($$SELECT queue.hold_resource_for_change(NULL)$$);
+SELECT qt.try_detail($$SELECT queue.hold_resource_for_change('')$$);
 
 -- Nothing changed: no job, no audit row, no worker, same statuses.
 SELECT count(*) = :before_jobs AS same_jobs,
