@@ -59,6 +59,11 @@ struct Config {
 // The resource's row, or an error (22023) listing the known resources.
 const ResourceConfig& RequireResource(const Config& config, const char* name);
 
+// The table queue.`name` as the catalog has it now (InvalidOid: none, the
+// extension is not installed), for callers that cannot rely on the cached
+// configuration: one that is not loaded, or a table dropped since.
+Oid QueueTableOid(const char* name);
+
 // The configuration in force, read again if an admin changed it. Call it once
 // at the start of a SQL function: reading again invalidates earlier references.
 const Config& RefreshConfig();

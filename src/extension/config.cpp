@@ -8,7 +8,9 @@
 #include <algorithm>
 
 extern "C" {
+#include "catalog/namespace.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
 }
 
 namespace queue {
@@ -169,6 +171,11 @@ const ResourceConfig& RequireResource(const Config& config, const char* name) {
           "Known resources: " + config.ResourceNames() +
               ". An admin adds resources to queue.resources.");
   return *resource;
+}
+
+Oid QueueTableOid(const char* name) {
+  const Oid schema = get_namespace_oid("queue", true);
+  return OidIsValid(schema) ? get_relname_relid(name, schema) : InvalidOid;
 }
 
 std::string Config::JobTypeNames() const { return JoinNames(job_types); }

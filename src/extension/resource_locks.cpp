@@ -7,12 +7,10 @@
 
 extern "C" {
 #include "access/xact.h"
-#include "catalog/namespace.h"
 #include "common/hashfn.h"
 #include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "utils/guc.h"
-#include "utils/lsyscache.h"
 }
 
 namespace queue {
@@ -43,7 +41,7 @@ SavedPlan resource_exists = {
 // is not set: 55P03), and keeps new ones out until this one ends.
 Datum HoldResourceForChange(FunctionCallInfo fcinfo) {
   const char* name = RequiredText(fcinfo, 0, "resource", NAMEDATALEN - 1);
-  const Oid resources = get_relname_relid("resources", get_namespace_oid("queue", false));
+  const Oid resources = QueueTableOid("resources");
   const int nest_level = NewGUCNestLevel();
   if (LockTimeout == 0)
     (void)set_config_option("lock_timeout", kChangeLockTimeout, PGC_USERSET, PGC_S_SESSION,

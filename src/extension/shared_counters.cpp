@@ -28,9 +28,7 @@
 extern "C" {
 #include "access/xlog.h"
 #include "common/hashfn.h"
-#include "catalog/namespace.h"
 #include "storage/lmgr.h"
-#include "utils/lsyscache.h"
 #include "utils/syscache.h"
 }
 
@@ -573,8 +571,7 @@ bool CountersValidated(Oid jobs_relid) {
 bool BlocksCounterRebuild() {
   // Found by name: a LOCK TABLE validates nothing, and a table this
   // transaction dropped is no table a rebuild counts.
-  Oid schema = get_namespace_oid("queue", true);
-  Oid jobs = OidIsValid(schema) ? get_relname_relid("jobs", schema) : InvalidOid;
+  const Oid jobs = QueueTableOid("jobs");
   if (!OidIsValid(jobs)) return false;
   LOCKTAG table;
   SET_LOCKTAG_RELATION(table, MyDatabaseId, jobs);
